@@ -1,0 +1,223 @@
+/**
+ * The contract of a device kind.
+ *
+ * A kind is data assembled from small capabilities (zigbee-herdsman-converters'
+ * `extend: [...]` idea): each capability brings its telemetry fields (with their
+ * fixed type and unit, the unit in the field name) and, optionally, a piece of the
+ * health rule. `defineKind` flattens them into one zod telemetry schema and one
+ * health function. Vendor differences (topics, field names, scales) are not here:
+ * they are mapped in config profiles and applied before the schema sees a payload.
+ */
+import { z } from 'zod';
+
+export type HealthState = 'UP' | 'DEGRADED' | 'DOWN';
+/** UNKNOWN = the gateway cannot tell (it was off, or the device was never seen). */
+export type DeviceState = HealthState | 'UNKNOWN';
+export const DEVICE_STATES: readonly DeviceState[] = ['UP', 'DEGRADED', 'DOWN', 'UNKNOWN'];
+
+/** InfluxDB field types; a field's type never changes once defined (see issue 3). */
+export type FieldType = 'float' | 'integer' | 'boolean' | 'string';
+export type FieldValue = number | boolean | string;
+export type Fields = Record<string, FieldValue>;
+
+export interface Label {
+  vi: string;
+  en: string;
+}
+
+export interface FieldSpec {
+  /** Canonical name, unit in the name: `supply_v`, `amp_temp_c`, `rsrp_dbm`. */
+  name: string;
+  type: FieldType;
+  /** Display unit, e.g. `°C`, `V`, `dBm`, `%`. */
+  unit?: string;
+  label: Label;
+  /**
+   * Plausible physical range. A value outside it is kept but marks the reading's
+   * quality `uncertain` (a sensor error such as 0xFFFF is not a real 6553.5 %).
+   */
+  min?: number;
+  max?: number;
+  /** For `string` fields: the allowed values. */
+  values?: readonly string[];
+}
+
+export interface Verdict {
+  state: HealthState;
+  /** Short machine reason, kebab-case: `amp-overheat`, `on-battery`, `link-down`. */
+  reason: string;
+}
+
+/** Per-device settings a health rule may consult (from the inventory). */
+export interface HealthDevice {
+  id: string;
+  kind: string;
+  role?: string | undefined;
+}
+
+export type HealthRule = (fields: Fields, device: HealthDevice) => Verdict | undefined;
+
+export interface Capability {
+  /** e.g. `heartbeat`, `cellular`, `supply`. */
+  id: string;
+  fields: FieldSpec[];
+  /** Returns a verdict when this capability has something to say, else undefined. */
+  health?: HealthRule;
+  /** Expected reporting interval contributed by a `heartbeat()` capability. */
+  heartbeatS?: number;
+}
+
+// ---------------------------------------------------------------------------
+// Simulator contract
+// ---------------------------------------------------------------------------
+
+/** Fault modes the simulate runner can put a device in. */
+export type SimFault =
+  | 'none'
+  | 'degrade' // values drift out of the healthy range (overheat, weak signal, high loss)
+  | 'power' // the site lost mains power (UPS on battery, devices browning out)
+  | 'flap'; // a link going up and down
+
+export interface SimContext {
+  deviceId: string;
+  hamlet: string;
+  role?: string | undefined;
+  /** Deterministic PRNG in [0, 1), seeded per device. */
+  rng: () => number;
+}
+
+export interface SimStep {
+  /** Gateway-clock epoch milliseconds of this step. */
+  now: number;
+  /** Seconds since the previous step (0 on the first). */
+  dtS: number;
+  fault: SimFault;
+}
+
+export interface DeviceSimulator {
+  /** Canonical telemetry for this step (the runner maps it through the profile). */
+  next(step: SimStep): Fields;
+}
+
+export type SimulatorFactory = (ctx: SimContext) => DeviceSimulator;
+
+// ---------------------------------------------------------------------------
+// Kind definition
+// ---------------------------------------------------------------------------
+
+export interface KindInput {
+  id: string;
+  label: Label;
+  /** Roles a device of this kind may have (`onestop`, `security`, `farm`, ...). */
+  roles?: readonly string[];
+  defaultRole?: string;
+  capabilities: Capability[];
+  /** Kind-specific rule, consulted after the capabilities; worst verdict wins. */
+  health?: HealthRule;
+  /**
+   * Vendor-neutral normalisation of a decoded JSON object before validation
+   * (e.g. `"online"`/`"offline"` strings to booleans). Vendor field names are
+   * mapped by config profiles, not here.
+   */
+  normalize?: (raw: Record<string, unknown>) => Record<string, unknown>;
+  simulator: SimulatorFactory;
+}
+
+export interface DeviceKind {
+  id: string;
+  label: Label;
+  roles: readonly string[];
+  defaultRole: string | undefined;
+  capabilities: readonly Capability[];
+  fields: readonly FieldSpec[];
+  fieldByName: ReadonlyMap<string, FieldSpec>;
+  /** Expected reporting interval (seconds); the health tracker times out at N× this. */
+  heartbeatS: number;
+  /** Telemetry schema: every field optional, types strict, unknown keys stripped. */
+  schema: z.ZodType<Fields>;
+  normalize: (raw: Record<string, unknown>) => Record<string, unknown>;
+  /** Worst verdict of the capabilities' and the kind's rules; UP when none objects. */
+  health: (fields: Fields, device: HealthDevice) => Verdict;
+  simulator: SimulatorFactory;
+}
+
+const SEVERITY: Record<HealthState, number> = { UP: 0, DEGRADED: 1, DOWN: 2 };
+
+export function worst(a: Verdict, b: Verdict | undefined): Verdict {
+  if (!b) return a;
+  return SEVERITY[b.state] > SEVERITY[a.state] ? b : a;
+}
+
+function fieldSchema(spec: FieldSpec): z.ZodType<FieldValue> {
+  switch (spec.type) {
+    case 'float':
+      return z.number().finite();
+    case 'integer':
+      return z.number().int();
+    case 'boolean':
+      return z.boolean();
+    case 'string':
+      return spec.values ? z.enum(spec.values as [string, ...string[]]) : z.string().max(256);
+  }
+}
+
+export function defineKind(input: KindInput): DeviceKind {
+  const fields: FieldSpec[] = [];
+  const byName = new Map<string, FieldSpec>();
+  for (const cap of input.capabilities) {
+    for (const f of cap.fields) {
+      const prior = byName.get(f.name);
+      if (prior) {
+        // Two capabilities may share a field only if they agree on its type:
+        // InfluxDB rejects a field whose type flips.
+        if (prior.type !== f.type) {
+          throw new Error(`kind ${input.id}: field ${f.name} defined twice with different types`);
+        }
+        continue;
+      }
+      byName.set(f.name, f);
+      fields.push(f);
+    }
+  }
+  const shape: Record<string, z.ZodType> = {};
+  for (const f of fields) shape[f.name] = fieldSchema(f).optional();
+  const schema = z
+    .object(shape)
+    .refine((o) => Object.values(o).some((v) => v !== undefined), {
+      message: `no known telemetry field; expected one of: ${fields.map((f) => f.name).join(', ')}`,
+    }) as unknown as z.ZodType<Fields>;
+
+  const heartbeatS = input.capabilities.find((c) => c.heartbeatS !== undefined)?.heartbeatS ?? 60;
+  const rules: HealthRule[] = input.capabilities.flatMap((c) => (c.health ? [c.health] : []));
+  if (input.health) rules.push(input.health);
+
+  return {
+    id: input.id,
+    label: input.label,
+    roles: input.roles ?? [],
+    defaultRole: input.defaultRole ?? input.roles?.[0],
+    capabilities: input.capabilities,
+    fields,
+    fieldByName: byName,
+    heartbeatS,
+    schema,
+    normalize: input.normalize ?? ((raw) => raw),
+    health(values, device) {
+      let verdict: Verdict = { state: 'UP', reason: 'ok' };
+      for (const rule of rules) verdict = worst(verdict, rule(values, device));
+      return verdict;
+    },
+    simulator: input.simulator,
+  };
+}
+
+/** A value outside a field's plausible range (used to flag reading quality). */
+export function implausibleFields(kind: DeviceKind, values: Fields): string[] {
+  const out: string[] = [];
+  for (const [name, v] of Object.entries(values)) {
+    const spec = kind.fieldByName.get(name);
+    if (!spec || typeof v !== 'number') continue;
+    if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) out.push(name);
+  }
+  return out;
+}

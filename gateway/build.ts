@@ -1,0 +1,164 @@
+/**
+ * `buildGateway(settings)`: the whole gateway as an object, separate from the CLI,
+ * so tests boot the real thing in-process (fastify `inject()`, real MQTT clients
+ * over loopback) and `main` only parses flags and handles signals.
+ */
+import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApi } from './api/server.js';
+import { systemClock, type Clock, type GatewayContext, type Source } from './context.js';
+import { HealthTracker } from './health/tracker.js';
+import { EmbeddedBroker } from './inputs/mqtt-embedded.js';
+import { ExternalBroker } from './inputs/mqtt-external.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { Pipeline } from './pipeline/ingest.js';
+import { Inventory } from './pipeline/inventory.js';
+import type { ApiRole, Settings } from './settings/schema.js';
+import { Store } from './store/store.js';
+
+export interface BuildOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Extra API tokens (already hashed), e.g. the demo's printed viewer token. */
+  extraTokens?: { name: string; role: ApiRole; tokenHash: string }[];
+  /** Periodic timers (health tick, heartbeat); tests may drive them by hand. */
+  timers?: boolean;
+}
+
+export interface Gateway {
+  ctx: GatewayContext;
+  api: FastifyInstance;
+  sources: Source[];
+  /** The embedded broker, when mqtt.mode is embedded. */
+  broker: EmbeddedBroker | null;
+  start(): Promise<void>;
+  stop(reason?: string): Promise<void>;
+  /** Bound ports after start (0 in settings = a free port). */
+  ports(): { http: number; mqtt: number | undefined };
+  /** One health tick and heartbeat, as the timers do. */
+  tick(): void;
+}
+
+export const VERSION: string = (() => {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  for (const up of ['..', '../..']) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(here, up, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'commune-edge' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level (source tree vs dist/)
+    }
+  }
+  return '0.0.0';
+})();
+
+export async function buildGateway(settings: Settings, options: BuildOptions = {}): Promise<Gateway> {
+  const log = options.logger ?? createLogger(settings.log.level);
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const storePath = settings.store.path ?? resolve(settings.gateway.dataDir, 'commune-edge.db');
+  const store = new Store({
+    path: storePath,
+    maxBytes: settings.store.maxBytes,
+    commitIntervalMs: settings.store.commitIntervalMs,
+    commitMaxRows: settings.store.commitMaxRows,
+    durability: settings.store.durability,
+    rejectsKept: settings.store.rejectsKept,
+    onEvict: (perKind, freedBytes) => {
+      for (const [kind, n] of Object.entries(perKind)) metrics.evicted.inc({ kind }, n);
+      log.warn({ code: 'CE_STORE_EVICTED', perKind, freedBytes, maxBytes: settings.store.maxBytes }, 'store full: oldest readings evicted');
+    },
+    onCommitError: (err) => log.error({ code: 'CE_STORE_WRITE', err: err.message }, 'store commit failed; nothing in it was acknowledged'),
+  });
+  for (const [kind, n] of Object.entries(store.evictionTotals())) metrics.evicted.inc({ kind }, n);
+
+  const inventory = new Inventory(settings);
+  const previous = store.lastRun();
+  const startedAt = clock.now();
+  const runId = store.startRun(startedAt, VERSION);
+
+  const ctx = { settings, log, metrics, store, inventory, clock, runId, version: VERSION } as GatewayContext;
+  ctx.health = new HealthTracker(ctx);
+  ctx.pipeline = new Pipeline(ctx);
+  ctx.health.restore(previous, startedAt);
+  if (previous && previous.stoppedAt === null) {
+    log.warn(
+      { previousRun: previous.runId, lastHeartbeat: new Date(previous.lastBeatAt).toISOString(), gapS: Math.round((startedAt - previous.lastBeatAt) / 1000) },
+      'previous run ended without a clean stop (power cut or kill); the gap is recorded as UNKNOWN',
+    );
+  }
+  ctx.health.on('transition', (t) => {
+    const level = t.to === 'DOWN' ? 'warn' : 'info';
+    log[level]({ device: t.deviceId, from: t.from, to: t.to, reason: t.reason }, 'device state changed');
+  });
+
+  const broker = settings.mqtt.mode === 'embedded' ? new EmbeddedBroker() : null;
+  const sources: Source[] = broker ? [broker] : [new ExternalBroker()];
+
+  const api = await buildApi({
+    ctx,
+    sources,
+    startedAt,
+    extraTokens: options.extraTokens ?? [],
+    demo: settings.gateway.demo,
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  let lastBeat = 0;
+  const tick = () => {
+    const now = clock.now();
+    ctx.health.tick(now);
+    if (now - lastBeat >= settings.gateway.heartbeatS * 1000) {
+      lastBeat = now;
+      store.recordBeat(runId, now);
+      ctx.health.persistDirty();
+    }
+  };
+
+  let stopped = false;
+  const ports = () => {
+    const addr = api.server.address();
+    return { http: typeof addr === 'object' && addr ? addr.port : settings.api.port, mqtt: broker?.ports.mqtt };
+  };
+  return {
+    ctx,
+    api,
+    sources,
+    broker,
+    tick,
+    async start() {
+      store.recordBeat(runId, clock.now());
+      for (const s of sources) await s.start(ctx);
+      await api.listen({ port: settings.api.port, host: settings.api.host });
+      if (options.timers !== false) timers.push(setInterval(tick, 1000));
+      log.info(
+        {
+          commune: `${settings.commune.name} (${settings.commune.code})`,
+          devices: inventory.devices.size,
+          demo: settings.gateway.demo,
+          ports: ports(),
+          store: storePath,
+        },
+        settings.gateway.demo ? 'DEMO commune-edge gateway started (simulated devices)' : 'commune-edge gateway started',
+      );
+    },
+    async stop(reason = 'stop') {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      // Inputs first so nothing new arrives, then drain the group commit.
+      for (const s of sources) await s.stop().catch((err: Error) => log.warn({ err: err.message, source: s.name }, 'source stop failed'));
+      await api.close();
+      const now = clock.now();
+      ctx.health.stop(now);
+      await store.flush();
+      store.stopRun(runId, now, reason);
+      await store.close();
+      log.info({ reason }, 'gateway stopped; store flushed');
+    },
+    ports,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The pipeline every transport feeds: route → size → JSON → vendor profile →
+ * kind schema → Reading → group commit → health. Validation happens before any
+ * side effect; a rejected message is counted by reason, logged (rate-limited),
+ * kept in the recent-rejects table, and never reaches the store or the health
+ * tracker. One bad message never stops the loop: every step is contained.
+ */
+import { decodeFields } from '../../devices/decode.js';
+import type { GatewayContext } from '../context.js';
+import type { ErrorCode } from '../errors.js';
+import { RateLimitedLog } from '../logger.js';
+import type { Reading } from '../reading.js';
+import { applyProfile } from './profile.js';
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+  /** Who sent it: MQTT username, or the transport's name for the gateway's own inputs. */
+  client: string | null;
+  transport: string;
+  /** Commit without waiting for the group-commit window (serial transports). */
+  commitNow?: boolean;
+}
+
+export type IngestOutcome =
+  | { accepted: true; reading?: Reading }
+  | { accepted: false; code: ErrorCode; detail: string; retryable: boolean };
+
+export type IngestCallback = (outcome: IngestOutcome) => void;
+
+/** Device clocks outside this window are not trusted (a Pi or a sensor without RTC). */
+const MAX_PAST_MS = 30 * 24 * 3600 * 1000;
+const MAX_FUTURE_MS = 10 * 60 * 1000;
+
+export class Pipeline {
+  private readonly ctx: GatewayContext;
+  private readonly rejectLog: RateLimitedLog;
+  private readonly maxPayloadBytes: number;
+
+  constructor(ctx: GatewayContext) {
+    this.ctx = ctx;
+    this.rejectLog = new RateLimitedLog(ctx.log, ctx.settings.log.rejectLogIntervalS * 1000);
+    this.maxPayloadBytes = ctx.settings.mqtt.maxPayloadBytes;
+  }
+
+  /** Count, log (rate-limited) and remember a rejected message or connection. */
+  reject(code: ErrorCode, detail: string, msg: { client: string | null; topic: string | null }): void {
+    this.ctx.metrics.rejected.inc({ reason: code });
+    this.rejectLog.warn(`${msg.client ?? '-'}:${code}`, { code, client: msg.client, topic: msg.topic, detail }, `rejected: ${detail}`);
+    this.ctx.store.appendReject({ ts: this.ctx.clock.now(), code, client: msg.client, topic: msg.topic, detail });
+  }
+
+  ingest(msg: InboundMessage, done: IngestCallback): void {
+    const { ctx } = this;
+    ctx.metrics.messagesIn.inc({ transport: msg.transport });
+    const fail = (code: ErrorCode, detail: string) => {
+      this.reject(code, detail, msg);
+      done({ accepted: false, code, detail, retryable: false });
+    };
+
+    const route = ctx.inventory.routes.get(msg.topic);
+    if (!route) {
+      const code = ctx.inventory.classifyUnrouted(msg.topic);
+      return fail(code, code === 'CE_DEVICE_UNKNOWN' ? `no device in the inventory publishes on ${msg.topic}` : `no device topic ${msg.topic}`);
+    }
+    if (msg.payload.length > this.maxPayloadBytes) {
+      return fail('CE_PAYLOAD_TOO_LARGE', `${msg.payload.length} bytes > mqtt.maxPayloadBytes ${this.maxPayloadBytes}`);
+    }
+    const { device } = route;
+    const now = ctx.clock.now();
+
+    if (route.channel === 'status') {
+      const text = msg.payload.toString('utf8').trim();
+      const online = parseStatus(text, device.profile.status);
+      if (online === undefined) return fail('CE_STATUS_INVALID', `status payload ${JSON.stringify(text.slice(0, 40))} for ${device.id}`);
+      ctx.health.observeStatus(device.id, online, now);
+      return done({ accepted: true });
+    }
+
+    let json: unknown;
+    try {
+      json = JSON.parse(msg.payload.toString('utf8'));
+    } catch (err) {
+      return fail('CE_PAYLOAD_JSON', `${device.id}: ${(err as Error).message}`);
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+      return fail('CE_PAYLOAD_SCHEMA', `${device.id}: payload must be a JSON object`);
+    }
+    const mapped = applyProfile(device.profile, json as Record<string, unknown>);
+    const decoded = decodeFields(device.kind, mapped.values);
+    if (!decoded.ok) return fail('CE_PAYLOAD_SCHEMA', `${device.id}: ${decoded.message}`);
+
+    let ts = now;
+    let tsSource: Reading['tsSource'] = 'gateway';
+    let quality: Reading['quality'] = decoded.implausible.length ? 'uncertain' : 'good';
+    if (mapped.ts !== undefined && mapped.ts > now - MAX_PAST_MS && mapped.ts < now + MAX_FUTURE_MS) {
+      ts = mapped.ts;
+      tsSource = 'device';
+    } else if (mapped.ts !== undefined || mapped.tsInvalid) {
+      // The device's clock is off (no RTC, no NTP yet): stamp it ourselves and say so.
+      ctx.metrics.clockRestamped.inc();
+      quality = 'uncertain';
+    }
+    const reading: Reading = { deviceId: device.id, kind: device.kind.id, ts, tsSource, receivedAt: now, fields: decoded.fields, quality };
+    const implausible = decoded.implausible;
+
+    ctx.store.appendReading(reading, msg.commitNow === true, (err) => {
+      if (err) {
+        ctx.metrics.rejected.inc({ reason: 'CE_STORE_WRITE' });
+        return done({ accepted: false, code: 'CE_STORE_WRITE', detail: err.message, retryable: true });
+      }
+      ctx.metrics.readingsAccepted.inc({ kind: reading.kind });
+      ctx.health.observeReading(reading, implausible);
+      done({ accepted: true, reading });
+    });
+  }
+}
+
+function parseStatus(text: string, values: { online: string[]; offline: string[] }): boolean | undefined {
+  let t = text.toLowerCase();
+  if (t.startsWith('{')) {
+    // {"online": true} or {"status": "online"}
+    try {
+      const o = JSON.parse(text) as Record<string, unknown>;
+      if (typeof o['online'] === 'boolean') return o['online'];
+      if (typeof o['status'] === 'string') t = o['status'].toLowerCase();
+      else return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (values.online.some((v) => v.toLowerCase() === t)) return true;
+  if (values.offline.some((v) => v.toLowerCase() === t)) return false;
+  return undefined;
+}

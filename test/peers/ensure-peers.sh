@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the real peers the integration tests run against, from Debian, when
+# they are missing (CI and fresh machines run as root). Nothing is started here:
+# each test starts its own peer on a free 127.0.0.1 port and stops it.
+set -euo pipefail
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+echo "ensure-peers: installing ${need[*]} from Debian" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "ensure-peers: need root to install ${need[*]} (apt-get install ${need[*]})" >&2; exit 1
+  fi
+else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's packages start their services; the tests use their own instances.
+for svc in mosquitto; do
+  (command -v systemctl >/dev/null && $SUDO systemctl stop "$svc" 2>/dev/null) || true
+  (command -v service >/dev/null && $SUDO service "$svc" stop >/dev/null 2>&1) || true
+done
