@@ -159,3 +159,18 @@ export function online(): Capability {
     health: (f) => (f['online'] === false ? { state: 'DOWN', reason: 'reported-offline' } : undefined),
   };
 }
+
+/** Replace known words (case-insensitive) in the named fields by booleans; other values pass through. */
+export function wordsToBooleans(
+  raw: Record<string, unknown>,
+  table: Record<string, Record<string, boolean>>,
+): Record<string, unknown> {
+  let out = raw;
+  for (const [field, words] of Object.entries(table)) {
+    const v = raw[field];
+    if (typeof v !== 'string') continue;
+    const b = words[v.trim().toLowerCase()];
+    if (b !== undefined) out = { ...out, [field]: b };
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  * comes over MQTT from the NVR (or from the camera, or a small bridge polling the
  * NVR's event API: Hikvision ISAPI, Dahua HTTP API). See README.md.
  */
-import { capability, heartbeat, online } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { cameraSimulator } from './simulator.js';
 
@@ -95,18 +95,3 @@ export const camera = defineKind({
   normalize: (raw) => wordsToBooleans(raw, { online: { online: true, offline: false } }),
   simulator: cameraSimulator,
 });
-
-/** Replace known words (case-insensitive) in the named fields by booleans; other values pass through. */
-function wordsToBooleans(
-  raw: Record<string, unknown>,
-  table: Record<string, Record<string, boolean>>,
-): Record<string, unknown> {
-  let out = raw;
-  for (const [field, words] of Object.entries(table)) {
-    const v = raw[field];
-    if (typeof v !== 'string') continue;
-    const b = words[v.trim().toLowerCase()];
-    if (b !== undefined) out = { ...out, [field]: b };
-  }
-  return out;
-}

@@ -4,7 +4,7 @@
  * firewall (tường lửa) and LAN switches. An agent (on the firewall, or a small probe
  * box) publishes one message per line or device over MQTT. See README.md.
  */
-import { capability, heartbeat, online } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { networkSimulator } from './simulator.js';
 
@@ -91,18 +91,3 @@ export const network = defineKind({
     }),
   simulator: networkSimulator,
 });
-
-/** Replace known words (case-insensitive) in the named fields by booleans; other values pass through. */
-function wordsToBooleans(
-  raw: Record<string, unknown>,
-  table: Record<string, Record<string, boolean>>,
-): Record<string, unknown> {
-  let out = raw;
-  for (const [field, words] of Object.entries(table)) {
-    const v = raw[field];
-    if (typeof v !== 'string') continue;
-    const b = words[v.trim().toLowerCase()];
-    if (b !== undefined) out = { ...out, [field]: b };
-  }
-  return out;
-}

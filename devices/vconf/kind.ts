@@ -5,7 +5,7 @@
  * comes over MQTT from a bridge reading the endpoint's API or the management server.
  * See README.md.
  */
-import { capability, heartbeat, online } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { vconfSimulator } from './simulator.js';
 
@@ -73,18 +73,3 @@ export const vconf = defineKind({
     }),
   simulator: vconfSimulator,
 });
-
-/** Replace known words (case-insensitive) in the named fields by booleans; other values pass through. */
-function wordsToBooleans(
-  raw: Record<string, unknown>,
-  table: Record<string, Record<string, boolean>>,
-): Record<string, unknown> {
-  let out = raw;
-  for (const [field, words] of Object.entries(table)) {
-    const v = raw[field];
-    if (typeof v !== 'string') continue;
-    const b = words[v.trim().toLowerCase()];
-    if (b !== undefined) out = { ...out, [field]: b };
-  }
-  return out;
-}

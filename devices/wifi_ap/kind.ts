@@ -4,7 +4,7 @@
  * cộng đồng, nhà văn hóa ấp). State comes over MQTT from the AP itself (OpenWrt) or
  * from a bridge reading the controller (UniFi, Ruijie Cloud). See README.md.
  */
-import { capability, heartbeat, online } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { wifiApSimulator } from './simulator.js';
 
@@ -71,18 +71,3 @@ export const wifiAp = defineKind({
     }),
   simulator: wifiApSimulator,
 });
-
-/** Replace known words (case-insensitive) in the named fields by booleans; other values pass through. */
-function wordsToBooleans(
-  raw: Record<string, unknown>,
-  table: Record<string, Record<string, boolean>>,
-): Record<string, unknown> {
-  let out = raw;
-  for (const [field, words] of Object.entries(table)) {
-    const v = raw[field];
-    if (typeof v !== 'string') continue;
-    const b = words[v.trim().toLowerCase()];
-    if (b !== undefined) out = { ...out, [field]: b };
-  }
-  return out;
-}

@@ -34,7 +34,8 @@ export function applyProfile(profile: ProfileSettings, payload: Record<string, u
       const spec = typeof m === 'string' ? { path: m } : m;
       let v = getPath(payload, spec.path);
       if (v === undefined) continue;
-      if (spec.values && typeof v === 'string' && Object.hasOwn(spec.values, v)) v = spec.values[v];
+      // Vendor enums come as text ("ON") or numbers (APC upsBasicOutputStatus 3): compare as text.
+      if (spec.values && (typeof v === 'string' || typeof v === 'number') && Object.hasOwn(spec.values, String(v))) v = spec.values[String(v)];
       if (typeof v === 'number' && (spec.scale !== undefined || spec.offset !== undefined)) {
         v = v * (spec.scale ?? 1) + (spec.offset ?? 0);
       }
