@@ -122,8 +122,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   for (const t of [...ctx.settings.api.tokens, ...opts.extraTokens]) tokens.set(t.tokenHash, { name: t.name, role: t.role });
 
   const app = Fastify({
-    loggerInstance: ctx.log.child({ part: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are not logged one by one (a Pi's SD card); errors are.
+    loggerInstance: ctx.log.child({ part: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
   });
   app.setValidatorCompiler(validatorCompiler);

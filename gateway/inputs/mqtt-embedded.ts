@@ -28,11 +28,9 @@ import { verifyPassword } from '../credentials.js';
 import type { ErrorCode } from '../errors.js';
 import { PacketSizeGuard } from './packet-guard.js';
 
-const DROPPED = Symbol('commune-edge.dropped');
 /** The authenticated username, set on the aedes client by `authenticate`. */
 const USERNAME = Symbol('commune-edge.username');
 type AuthedClient = Client & { [USERNAME]?: string };
-type Marked = PublishPacket & { [DROPPED]?: true };
 
 /** aedes AuthErrorCode (CONNACK return codes, MQTT 3.1.1 §3.2.2.3). */
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -57,6 +55,8 @@ export class EmbeddedBroker implements Source {
   /** sha256(username, password) of recent successful logins: reconnect storms after a power cut cost no scrypt. */
   private readonly verified = new Map<string, string>();
   private readonly sockets = new Set<Socket>();
+  /** Payloads of messages acknowledged but dropped (weak: gone with the packet). */
+  private readonly dropped = new WeakSet<object>();
   /** Actual bound ports, after start. */
   readonly ports: { mqtt?: number; tls?: number; ws?: number } = {};
 
@@ -68,7 +68,8 @@ export class EmbeddedBroker implements Source {
       authenticate: (client, username, password, cb) => this.authenticate(client, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
-      authorizeForward: (_client, packet) => ((packet as Marked)[DROPPED] ? null : packet),
+      // aedes forwards a copy of the packet that shares the payload Buffer: mark that.
+      authorizeForward: (_client, packet) => (this.dropped.has(packet.payload as Buffer) ? null : packet),
     });
     this.broker.on('clientDisconnect', (client) => this.buckets.delete(client.id));
     this.broker.on('clientError', (client, err) => {
@@ -195,7 +196,7 @@ export class EmbeddedBroker implements Source {
   }
 
   private markDropped(packet: PublishPacket): void {
-    (packet as Marked)[DROPPED] = true;
+    this.dropped.add(packet.payload as Buffer);
     packet.retain = false; // a dropped message must not become retained state
   }
 

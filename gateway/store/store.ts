@@ -409,11 +409,13 @@ export class Store {
     }));
   }
 
+  /** Newest first; includes transitions still waiting for the next group commit. */
   recentTransitions(deviceId: string, limit: number): Transition[] {
+    const pending = this.transitions.filter((t) => t.deviceId === deviceId).reverse();
     const rows = this.db
       .prepare('SELECT * FROM transitions WHERE device_id = ? ORDER BY ts DESC, id DESC LIMIT ?')
       .all(deviceId, limit) as TransitionRow[];
-    return rows.map(transitionFromRow);
+    return [...pending, ...rows.map(transitionFromRow)].sort((a, b) => b.ts - a.ts).slice(0, limit);
   }
 
   lastTransitionTs(): Map<string, number> {
