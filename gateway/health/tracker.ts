@@ -51,6 +51,7 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
     const lastTs = this.ctx.store.lastTransitionTs();
     // A run with no clean stop ended at its last heartbeat (power cut, kill -9).
     const crashed = previous !== null && previous.stoppedAt === null;
+    const lastAlive = crashed ? this.ctx.store.lastSignOfLife(previous) : 0;
     for (const device of this.ctx.inventory.devices.values()) {
       const s = stored.get(device.id);
       const base: DeviceStatus = s
@@ -65,7 +66,7 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
       // After a crash the state ends at the last heartbeat; otherwise (a stop that
       // could not write its transitions) at this start. Either way nothing is
       // known until the device speaks again.
-      const at = crashed ? Math.max(previous.lastBeatAt, lastTs.get(device.id) ?? 0) : now;
+      const at = crashed ? Math.max(lastAlive, lastTs.get(device.id) ?? 0) : now;
       this.set(base, 'UNKNOWN', crashed ? 'gateway-down' : 'gateway-restart', at);
     }
   }

@@ -332,7 +332,12 @@ function editDistance(a: string, b: string): number {
 }
 
 function hint(word: string, candidates: string[]): string {
-  const c = closest(word, candidates);
+  // "ap-20" vs "ap-02" is another hamlet, not a typo: no hint between numbered ids.
+  const skeleton = (x: string) => x.replace(/\d+/g, '#');
+  const c = closest(
+    word,
+    candidates.filter((x) => skeleton(x) !== skeleton(word)),
+  );
   return c ? `did you mean "${c}"? ` : '';
 }
 

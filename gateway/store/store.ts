@@ -418,6 +418,16 @@ export class Store {
     return [...pending, ...rows.map(transitionFromRow)].sort((a, b) => b.ts - a.ts).slice(0, limit);
   }
 
+  /**
+   * The latest moment the gateway is known to have been alive: its last heartbeat,
+   * or a later committed reading (readings are in commit order, so the last row
+   * is the newest: an O(1) look-up).
+   */
+  lastSignOfLife(run: GatewayRun): number {
+    const r = this.db.prepare('SELECT received_at FROM readings ORDER BY id DESC LIMIT 1').get() as { received_at: number } | undefined;
+    return Math.max(run.lastBeatAt, r && r.received_at >= run.startedAt ? r.received_at : 0);
+  }
+
   lastTransitionTs(): Map<string, number> {
     const rows = this.db.prepare('SELECT device_id, max(ts) AS ts FROM transitions GROUP BY device_id').all() as {
       device_id: string;
