@@ -252,7 +252,8 @@ export class Simulation {
   private step(sd: SimDevice): void {
     const now = Date.now();
     const fault = this.faultOf(sd.device, now);
-    const dtS = sd.lastAt ? (now - sd.lastAt) / 1000 : 0;
+    // Simulated seconds: with --speed 30 a device's minute passes in two real seconds.
+    const dtS = sd.lastAt ? ((now - sd.lastAt) / 1000) * (this.opts.speed ?? 1) : 0;
     sd.lastAt = now;
     // The simulator state advances even when nothing is sent.
     const simFault: SimFault = fault === 'power' || fault === 'flap' || fault === 'degrade' ? fault : 'none';
