@@ -31,15 +31,17 @@ export class RateLimitedLog {
     private readonly intervalMs: number,
   ) {}
 
-  warn(key: string, obj: Record<string, unknown>, msg: string, now = Date.now()): void {
+  /** Returns whether the line was written (false: suppressed and counted). */
+  warn(key: string, obj: Record<string, unknown>, msg: string, now = Date.now()): boolean {
     const entry = this.last.get(key);
     if (entry && now - entry.at < this.intervalMs) {
       entry.suppressed++;
-      return;
+      return false;
     }
     const suppressed = entry?.suppressed ?? 0;
     this.last.set(key, { at: now, suppressed: 0 });
     if (this.last.size > 10_000) this.last.clear(); // bounded under a flood of distinct keys
     this.log.warn(suppressed ? { ...obj, suppressedSinceLast: suppressed } : obj, msg);
+    return true;
   }
 }

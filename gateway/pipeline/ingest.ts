@@ -43,11 +43,17 @@ export class Pipeline {
     this.maxPayloadBytes = ctx.settings.mqtt.maxPayloadBytes;
   }
 
-  /** Count, log (rate-limited) and remember a rejected message or connection. */
+  /**
+   * Count every rejected message or connection; log it and keep it in the
+   * recent-rejects table at most once per client, reason and interval, so a
+   * flood of bad messages costs neither log lines nor SD-card writes.
+   */
   reject(code: ErrorCode, detail: string, msg: { client: string | null; topic: string | null }): void {
     this.ctx.metrics.rejected.inc({ reason: code });
-    this.rejectLog.warn(`${msg.client ?? '-'}:${code}`, { code, client: msg.client, topic: msg.topic, detail }, `rejected: ${detail}`);
-    this.ctx.store.appendReject({ ts: this.ctx.clock.now(), code, client: msg.client, topic: msg.topic, detail });
+    const now = this.ctx.clock.now();
+    if (this.rejectLog.warn(`${msg.client ?? '-'}:${code}`, { code, client: msg.client, topic: msg.topic, detail }, `rejected: ${detail}`, now)) {
+      this.ctx.store.appendReject({ ts: now, code, client: msg.client, topic: msg.topic, detail });
+    }
   }
 
   ingest(msg: InboundMessage, done: IngestCallback): void {
