@@ -11,7 +11,6 @@ import { buildApi } from './api/server.js';
 import { systemClock, type Clock, type GatewayContext, type Source } from './context.js';
 import { HealthTracker } from './health/tracker.js';
 import { EmbeddedBroker } from './inputs/mqtt-embedded.js';
-import { ExternalBroker } from './inputs/mqtt-external.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Pipeline } from './pipeline/ingest.js';
@@ -96,7 +95,8 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   });
 
   const broker = settings.mqtt.mode === 'embedded' ? new EmbeddedBroker() : null;
-  const sources: Source[] = broker ? [broker] : [new ExternalBroker()];
+  // The external-broker client (mqtt.js) is loaded only when configured: ~9 MB on a Pi.
+  const sources: Source[] = broker ? [broker] : [new (await import('./inputs/mqtt-external.js')).ExternalBroker()];
 
   const api = await buildApi({
     ctx,
@@ -152,6 +152,9 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
       // Inputs first so nothing new arrives, then drain the group commit.
       for (const s of sources) await s.stop().catch((err: Error) => log.warn({ err: err.message, source: s.name }, 'source stop failed'));
       await api.close();
+      // Readings still in the commit queue update health when they commit: let
+      // them land first, then close every state as UNKNOWN.
+      await store.flush();
       const now = clock.now();
       ctx.health.stop(now);
       await store.flush();

@@ -3,8 +3,8 @@
  * when stdout is a terminal, rendered in-process (pino-pretty as a stream, not a
  * worker thread, to keep the Pi's memory down).
  */
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -16,7 +16,11 @@ export function createLogger(level: string, opts: { pretty?: boolean } = {}): Lo
     // Secrets never reach logs (architecture.md, security model).
     redact: { paths: ['password', '*.password', 'token', '*.token', 'headers.authorization', 'req.headers.authorization'], censor: '[redacted]' },
   };
-  if (usePretty) return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,svc' }));
+  if (usePretty) {
+    // Loaded only for a terminal: a service under systemd logs JSON and saves the memory.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,svc' }));
+  }
   return pino(base);
 }
 

@@ -28,6 +28,16 @@ describe('settings schema', () => {
     expect(Object.isFrozen(r.settings.mqtt)).toBe(true);
   });
 
+  it('accepts per-kind health overrides for any subset of kinds, and applies them', () => {
+    // zod 4 makes a record keyed by an enum exhaustive; the schema must not.
+    const input = testSettingsInput('/tmp/x');
+    const r = validateSettings({ ...input, health: { missedHeartbeats: 4, kinds: { camera: { heartbeatS: 30 } } } });
+    expect(r.ok ? [] : r.problems).toEqual([]);
+    if (!r.ok) return;
+    expect(r.settings.health.kinds.camera).toEqual({ heartbeatS: 30 });
+    expect(validateSettings({ ...input, health: { kinds: {} } }).ok).toBe(true);
+  });
+
   it('rejects unknown keys with their path and a "did you mean" hint', () => {
     const input = testSettingsInput('/tmp/x') as Record<string, any>;
     input['mqtt'] = { ...input['mqtt'], maxPayloadByte: 10 };

@@ -3,8 +3,8 @@
  * Mosquitto) and feed the same pipeline.
  *
  * Durability: a persistent session (clean: false, a stable client id) and QoS 1
- * subscriptions. The PUBACK to the broker goes out through mqtt.js'
- * `customHandleAcks` only after the reading is committed, so a message the
+ * subscriptions. The PUBACK to the broker goes out (mqtt.js `handleMessage`
+ * callback) only after the reading is committed, so a message the
  * gateway did not store stays with the broker and is redelivered after a
  * reconnect (MQTT 3.1.1 §4.4). mqtt.js handles incoming packets one at a time,
  * so each message asks the store to commit at once instead of waiting for the
@@ -25,6 +25,8 @@ export class ExternalBroker implements Source {
   private attempt = 0;
   private connected = false;
   private lastError: string | undefined;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
 
   async start(ctx: GatewayContext): Promise<void> {
     this.ctx = ctx;
@@ -35,18 +37,11 @@ export class ExternalBroker implements Source {
       clean: false,
       protocolVersion: 4,
       keepalive: 30,
-      reconnectPeriod: ext.reconnectMinMs,
+      // Reconnects are scheduled here, with jitter (mqtt.js' own period is fixed).
+      reconnectPeriod: 0,
       connectTimeout: 15_000,
       resubscribe: true,
       rejectUnauthorized: ext.rejectUnauthorized,
-      customHandleAcks: (topic, message, _packet, done) => {
-        ctx.pipeline.ingest({ topic, payload: message, client: null, transport: 'mqtt-external', commitNow: true }, (outcome) => {
-          if (outcome.accepted || !outcome.retryable) return done(0);
-          // Not stored: withhold the PUBACK and reconnect, so the broker redelivers it.
-          this.lastError = outcome.detail;
-          this.client?.end(true, {}, () => this.client?.reconnect());
-        });
-      },
     };
     if (ext.username) options.username = ext.username;
     if (ext.passwordEnv) options.password = process.env[ext.passwordEnv] ?? '';
@@ -56,10 +51,22 @@ export class ExternalBroker implements Source {
 
     const client = mqtt.connect(ext.url, options);
     this.client = client;
+    // mqtt.js calls handleMessage for an incoming QoS 1 PUBLISH and sends the PUBACK
+    // only when its callback returns without error, for MQTT 3.1.1 and 5 alike
+    // (customHandleAcks is an MQTT 5 feature and is ignored on 3.1.1).
+    client.handleMessage = (packet, callback) => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      ctx.pipeline.ingest({ topic: packet.topic, payload, client: null, transport: 'mqtt-external', commitNow: true }, (outcome) => {
+        if (outcome.accepted || !outcome.retryable) return callback();
+        // Not stored: no PUBACK; reconnect so that the broker redelivers it.
+        this.lastError = outcome.detail;
+        callback(new Error(outcome.detail));
+        client.end(true, {}, () => this.scheduleReconnect(ext.reconnectMinMs, ext.reconnectMaxMs));
+      });
+    };
     client.on('connect', (connack) => {
       this.connected = true;
       this.attempt = 0;
-      client.options.reconnectPeriod = ext.reconnectMinMs;
       ctx.log.info({ url: redact(ext.url), sessionPresent: connack.sessionPresent, filters }, 'connected to external MQTT broker');
       if (!connack.sessionPresent) {
         client.subscribe(filters.map((f) => f), { qos: 1 }, (err, granted) => {
@@ -72,16 +79,29 @@ export class ExternalBroker implements Source {
     client.on('close', () => {
       if (this.connected) ctx.log.warn({ url: redact(ext.url) }, 'external MQTT broker connection lost');
       this.connected = false;
-      this.attempt++;
-      // Full jitter between min and an exponentially growing cap (AWS Architecture Blog, "Exponential Backoff And Jitter").
-      const cap = Math.min(ext.reconnectMaxMs, ext.reconnectMinMs * 2 ** Math.min(this.attempt, 16));
-      client.options.reconnectPeriod = Math.round(ext.reconnectMinMs + Math.random() * (cap - ext.reconnectMinMs));
+      this.scheduleReconnect(ext.reconnectMinMs, ext.reconnectMaxMs);
     });
     client.on('error', (err) => {
       this.lastError = err.message;
       ctx.log.warn({ err: err.message }, 'external MQTT broker error');
     });
     // Do not wait for the broker: a peer being down at start is not an error.
+  }
+
+  /**
+   * Full jitter over an exponentially growing cap ("Exponential Backoff And
+   * Jitter", AWS Architecture Blog): a province's gateways that lost the same
+   * broker do not come back in lockstep, not even on the first attempt.
+   */
+  private scheduleReconnect(minMs: number, maxMs: number): void {
+    if (this.stopping || this.reconnectTimer || !this.client) return;
+    this.attempt++;
+    const cap = Math.min(maxMs, minMs * 2 ** Math.min(this.attempt, 16));
+    const delay = Math.round(minMs + Math.random() * (cap - minMs));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.stopping && this.client && !this.client.connected) this.client.reconnect();
+    }, delay);
   }
 
   status(): SourceStatus {
@@ -91,6 +111,8 @@ export class ExternalBroker implements Source {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const client = this.client;
     this.client = null;
     if (client) await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));

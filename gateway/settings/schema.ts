@@ -234,8 +234,9 @@ export const SettingsSchema = z
           .min(1)
           .default(3)
           .describe('A device is DOWN after this many expected intervals without a message'),
+        // partialRecord: a record keyed by an enum is exhaustive in zod 4; any subset of kinds is fine here.
         kinds: z
-          .record(
+          .partialRecord(
             z.enum(KIND_IDS),
             z.strictObject({ heartbeatS: z.number().int().min(1).optional(), missedHeartbeats: z.number().min(1).optional() }),
           )
