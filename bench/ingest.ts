@@ -516,14 +516,15 @@ async function startGateway(env: Env, name: string, deviceCount: number): Promis
   writeFileSync(file, stringifyYaml(config));
 
   // The gateway's own node flags live in its shebang (`#!/usr/bin/env -S node ...`): run it as a user would.
-  const nodeArgs: string[] = [...shebangNodeFlags(env.opts.gatewayMain), ...env.opts.gatewayNodeArgs];
+  const shebang = parseShebang(env.opts.gatewayMain);
+  const nodeArgs: string[] = [...shebang.nodeFlags, ...env.opts.gatewayNodeArgs];
   if (env.opts.gatewayProf) {
     mkdirSync(env.opts.gatewayProf, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', env.opts.gatewayProf, '--cpu-prof-name', `gateway-${name}-${Date.now()}.cpuprofile`);
   }
   const child = spawn(process.execPath, [...nodeArgs, env.opts.gatewayMain, 'start', '-c', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_FORMAT: 'json' },
+    env: { ...process.env, ...shebang.env, LOG_FORMAT: 'json' },
   });
   children.add(child);
   const gw = new GatewayProc(name, child, mqttPort, httpPort, dataDir);
@@ -1584,10 +1585,19 @@ async function main(): Promise<void> {
 
 void main();
 
-function shebangNodeFlags(file: string): string[] {
+/** `#!/usr/bin/env -S VAR=x node --flag` → the environment and node flags a user's run gets. */
+function parseShebang(file: string): { env: Record<string, string>; nodeFlags: string[] } {
   const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!.*\bnode\b(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+  if (!first.startsWith('#!')) return { env: {}, nodeFlags: [] };
+  const words = first.slice(2).trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let i = words.findIndex((w) => /(^|\/)env$/.test(w)) + 1;
+  if (words[i] === '-S') i++;
+  for (; i < words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[i]!); i++) {
+    const [k, ...v] = words[i]!.split('=');
+    env[k!] = v.join('=');
+  }
+  return { env, nodeFlags: words.slice(i + 1) };
 }
 
 /** V8 heap figures from the gateway's own /metrics (prom-client process metrics), MB. */

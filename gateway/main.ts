@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=1
 // The flag above caps V8's young generation at 2 MB per semi-space: about 20 MB
 // less resident memory on a Pi for under 1 % of a core (bench/ingest.ts).
 /**

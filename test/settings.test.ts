@@ -23,7 +23,7 @@ describe('settings schema', () => {
     expect(r.settings.commune.timezone).toBe('Asia/Ho_Chi_Minh');
     expect(r.settings.mqtt).toMatchObject({ mode: 'embedded', port: 1883, maxPayloadBytes: 16384 });
     expect(r.settings.api.port).toBe(8080);
-    expect(r.settings.store).toMatchObject({ durability: 'power-safe', commitIntervalMs: 25 });
+    expect(r.settings.store).toMatchObject({ durability: 'power-safe', commitIntervalMs: 50 });
     expect(r.settings.gateway).toMatchObject({ id: 'gw-01', heartbeatS: 30, demo: false });
     expect(Object.isFrozen(r.settings.mqtt)).toBe(true);
   });

@@ -258,7 +258,7 @@ export const SettingsSchema = z
           .int()
           .min(1)
           .max(5000)
-          .default(25)
+          .default(50)
           .describe('Group commit window: PUBACK waits at most this long plus the commit'),
         commitMaxRows: z.number().int().min(1).default(4000).describe('Commit early when this many rows are waiting'),
         durability: z
@@ -267,7 +267,7 @@ export const SettingsSchema = z
           .describe('power-safe: fsync every group commit (synchronous=FULL); crash-safe: survives kill -9 only (NORMAL)'),
         rejectsKept: z.number().int().min(0).default(1000).describe('Recent rejected messages kept for the API'),
       })
-      .default({ maxBytes: 2 * 1024 ** 3, commitIntervalMs: 25, commitMaxRows: 4000, durability: 'power-safe', rejectsKept: 1000 }),
+      .default({ maxBytes: 2 * 1024 ** 3, commitIntervalMs: 50, commitMaxRows: 4000, durability: 'power-safe', rejectsKept: 1000 }),
     api: z
       .strictObject({
         host: z.string().default('0.0.0.0'),

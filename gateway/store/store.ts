@@ -18,7 +18,7 @@
  *   mode ... synchronous=NORMAL": durable across application crashes, not
  *   across power loss). Neither setting can corrupt the database.
  * - Batching (commitIntervalMs, commitMaxRows) is what keeps SD-card writes and
- *   fsyncs few: at 500 msgs/s and the default 25 ms window there are at most 40
+ *   fsyncs few: at 500 msgs/s and the default 50 ms window there are at most 20
  *   commits/s, each appending the new pages to the WAL.
  */
 import Database from 'better-sqlite3';
