@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/server.js';
+import { ClockGuard } from './clock-guard.js';
 import { systemClock, type Clock, type GatewayContext, type Source } from './context.js';
 import { HealthTracker } from './health/tracker.js';
 import { EmbeddedBroker } from './inputs/mqtt-embedded.js';
@@ -17,6 +18,11 @@ import { Pipeline } from './pipeline/ingest.js';
 import { Inventory } from './pipeline/inventory.js';
 import type { ApiRole, Settings } from './settings/schema.js';
 import { Store } from './store/store.js';
+import type { Sink } from './sinks/contract.js';
+import { Forwarder } from './sinks/forwarder.js';
+import { InfluxV1Sink } from './sinks/influx-v1.js';
+import { InfluxV2Sink } from './sinks/influx-v2.js';
+import { PointMapper } from './sinks/points.js';
 
 export interface BuildOptions {
   logger?: Logger;
@@ -33,6 +39,8 @@ export interface Gateway {
   sources: Source[];
   /** The embedded broker, when mqtt.mode is embedded. */
   broker: EmbeddedBroker | null;
+  /** One per configured sink (InfluxDB v1 / v2). */
+  forwarders: Forwarder[];
   start(): Promise<void>;
   stop(reason?: string): Promise<void>;
   /** Bound ports after start (0 in settings = a free port). */
@@ -76,10 +84,18 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
 
   const inventory = new Inventory(settings);
   const previous = store.lastRun();
-  const startedAt = clock.now();
+  const clockGuard = new ClockGuard(clock, previous ? store.lastSignOfLife(previous) : null);
+  if (clockGuard.holdover) {
+    log.warn(
+      { systemTime: new Date(clock.now()).toISOString(), lastKnownGood: new Date(clockGuard.status().lastKnownGood!).toISOString() },
+      'system clock is behind the last known good time (no RTC, no NTP yet): keeping time from it and flagging timestamps',
+    );
+  }
+  const startedAt = clockGuard.now();
   const runId = store.startRun(startedAt, VERSION);
 
-  const ctx = { settings, log, metrics, store, inventory, clock, runId, version: VERSION } as GatewayContext;
+  // health and pipeline need the context themselves: filled in right below.
+  const ctx = { settings, log, metrics, store, inventory, clock: clockGuard, clockGuard, runId, version: VERSION } as unknown as GatewayContext;
   ctx.health = new HealthTracker(ctx);
   ctx.pipeline = new Pipeline(ctx);
   ctx.health.restore(previous, startedAt);
@@ -98,7 +114,18 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   // The external-broker client (mqtt.js) is loaded only when configured: ~9 MB on a Pi.
   const sources: Source[] = broker ? [broker] : [new (await import('./inputs/mqtt-external.js')).ExternalBroker()];
 
+  const mapper = new PointMapper(settings, inventory);
+  const forwarders = settings.sinks.map((sinkSettings) => {
+    const sink: Sink = sinkSettings.type === 'influxdb-v1' ? new InfluxV1Sink(sinkSettings) : new InfluxV2Sink(sinkSettings);
+    return new Forwarder(ctx, sink, sinkSettings, mapper);
+  });
+  store.onCommit(() => {
+    for (const f of forwarders) f.notify();
+  });
+  store.setUndeliveredFrom(() => (forwarders.length ? Math.min(...forwarders.map((f) => f.readingsCursor())) : null));
+
   const api = await buildApi({
+    forwarders,
     ctx,
     sources,
     startedAt,
@@ -109,7 +136,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   const timers: NodeJS.Timeout[] = [];
   let lastBeat = 0;
   const tick = () => {
-    const now = clock.now();
+    const now = clockGuard.now();
     ctx.health.tick(now);
     if (now - lastBeat >= settings.gateway.heartbeatS * 1000) {
       lastBeat = now;
@@ -128,10 +155,12 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     api,
     sources,
     broker,
+    forwarders,
     tick,
     async start() {
-      store.recordBeat(runId, clock.now());
+      store.recordBeat(runId, clockGuard.now());
       for (const s of sources) await s.start(ctx);
+      for (const f of forwarders) f.start();
       await api.listen({ port: settings.api.port, host: settings.api.host });
       if (options.timers !== false) timers.push(setInterval(tick, 1000));
       log.info(
@@ -152,10 +181,12 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
       // Inputs first so nothing new arrives, then drain the group commit.
       for (const s of sources) await s.stop().catch((err: Error) => log.warn({ err: err.message, source: s.name }, 'source stop failed'));
       await api.close();
+      // The spool is on disk: forwarders stop after their write in flight.
+      await Promise.all(forwarders.map((f) => f.stop()));
       // Readings still in the commit queue update health when they commit: let
       // them land first, then close every state as UNKNOWN.
       await store.flush();
-      const now = clock.now();
+      const now = clockGuard.now();
       ctx.health.stop(now);
       await store.flush();
       store.stopRun(runId, now, reason);

@@ -2,6 +2,7 @@
  * The one typed context every part receives (Telegraf-style plugins get their
  * accumulator; ours get this), instead of long positional argument lists.
  */
+import type { ClockGuard } from './clock-guard.js';
 import type { HealthTracker } from './health/tracker.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -24,7 +25,9 @@ export interface GatewayContext {
   inventory: Inventory;
   health: HealthTracker;
   pipeline: Pipeline;
+  /** The guarded clock (holdover when the system clock is behind); use it for every timestamp. */
   clock: Clock;
+  clockGuard: ClockGuard;
   /** This run's id in gateway_runs. */
   runId: number;
   version: string;

@@ -10,10 +10,13 @@ export interface Reading {
   /** Epoch milliseconds of the measurement. */
   ts: number;
   /**
-   * Who stamped `ts`: the device (its payload carried a time) or the gateway (at
-   * receipt, because the payload had none or its clock could not be trusted).
+   * Who stamped `ts`: the device (its payload carried a time); the gateway, at
+   * receipt, because the payload had none; or `restamped`: the payload's time
+   * could not be trusted (before the gateway's last known good time, or in the
+   * future: a device or a Pi without a real-time clock) and the gateway's
+   * receipt time replaced it. Restamped readings are flagged in InfluxDB.
    */
-  tsSource: 'device' | 'gateway';
+  tsSource: 'device' | 'gateway' | 'restamped';
   /** Gateway clock at receipt, epoch ms. */
   receivedAt: number;
   fields: Fields;

@@ -15,6 +15,8 @@ import { hashToken } from '../credentials.js';
 import { CodedError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DeviceStatus } from '../health/tracker.js';
 import type { InventoryDevice } from '../pipeline/inventory.js';
+import type { Forwarder } from '../sinks/forwarder.js';
+import { diskWrittenBytes } from '../store/disk.js';
 import type { ApiRole } from '../settings/schema.js';
 
 const ROLE_RANK: Record<ApiRole, number> = { viewer: 1, officer: 2, admin: 3 };
@@ -33,6 +35,7 @@ declare module 'fastify' {
 export interface ApiOptions {
   ctx: GatewayContext;
   sources: Source[];
+  forwarders: Forwarder[];
   startedAt: number;
   /** Tokens not in config (the demo's printed viewer token), already hashed. */
   extraTokens: { name: string; role: ApiRole; tokenHash: string }[];
@@ -45,7 +48,7 @@ const FieldValue = z.union([z.number(), z.boolean(), z.string()]);
 
 const ReadingOut = z.object({
   ts: z.string().describe('ISO-8601 time of the measurement'),
-  tsSource: z.enum(['device', 'gateway']),
+  tsSource: z.enum(['device', 'gateway', 'restamped']),
   receivedAt: z.string(),
   quality: z.enum(['good', 'uncertain']),
   fields: z.record(z.string(), FieldValue),
@@ -89,7 +92,31 @@ const HealthOut = z.object({
   }),
   devices: z.object({ total: z.number(), byState: Counts }),
   inputs: z.array(z.object({ name: z.string(), connected: z.boolean(), detail: z.string().optional(), clients: z.number().optional() })),
+  sinks: z.array(
+    z.object({
+      id: z.string(),
+      type: z.string(),
+      connected: z.boolean(),
+      lastSuccessAt: z.string().nullable(),
+      lastError: z.string().nullable(),
+      backlogPoints: z.number(),
+      backlogBytes: z.number(),
+      oldestBacklogAgeS: z.number().nullable(),
+      retries: z.number(),
+      quarantined: z.number(),
+      catchingUp: z.boolean(),
+      pointsWritten: z.number(),
+    }),
+  ),
+  clock: z.object({
+    state: z.enum(['ok', 'behind-last-known-good']),
+    now: z.string(),
+    lastKnownGood: z.string().nullable(),
+    restampedReadings: z.number(),
+  }),
   store: z.object({
+    writtenBytesPerDay: z.number().nullable().describe('Bytes this process wrote to storage per day, extrapolated since start'),
+    evictedUndelivered: z.record(z.string(), z.number()),
     fileBytes: z.number(),
     usedBytes: z.number(),
     maxBytes: z.number(),
@@ -184,7 +211,15 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       const now = ctx.clock.now();
       const inputs = opts.sources.map((s) => s.status());
       const byState = ctx.health.countsByState();
-      const degraded = inputs.some((i) => !i.connected) || ctx.store.stats.commitErrors > 0;
+      const sinks = opts.forwarders.map((f) => {
+        const st = f.status();
+        return { ...st, lastSuccessAt: st.lastSuccessAt === null ? null : iso(st.lastSuccessAt) };
+      });
+      const clockState = ctx.clockGuard.status();
+      const degraded =
+        inputs.some((i) => !i.connected) || sinks.some((k) => !k.connected) || ctx.store.stats.commitErrors > 0 || clockState.state !== 'ok';
+      const written = diskWrittenBytes();
+      const upS = (now - opts.startedAt) / 1000;
       return {
         status: degraded ? ('degraded' as const) : ('ok' as const),
         demo: opts.demo,
@@ -198,7 +233,16 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         },
         devices: { total: ctx.inventory.devices.size, byState },
         inputs,
+        sinks,
+        clock: {
+          state: clockState.state,
+          now: iso(now),
+          lastKnownGood: clockState.lastKnownGood === null ? null : iso(clockState.lastKnownGood),
+          restampedReadings: clockState.restamped,
+        },
         store: {
+          writtenBytesPerDay: written === null || upS < 60 ? null : Math.round((written / upS) * 86_400),
+          evictedUndelivered: ctx.store.evictedUndelivered(),
           fileBytes: ctx.store.fileBytes(),
           usedBytes: ctx.store.usedBytes(),
           maxBytes: ctx.settings.store.maxBytes,
@@ -370,6 +414,41 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   );
 
   r.get(
+    '/api/sinks/:id/quarantine',
+    {
+      config: { role: 'officer' },
+      schema: {
+        summary: 'Points a sink rejected as bad (4xx), newest first, with the reason; they are not retried',
+        params: z.object({ id: z.string() }),
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+        response: {
+          200: z.object({
+            sink: z.string(),
+            total: z.number(),
+            points: z.array(z.object({ rowId: z.number(), stream: z.string(), quarantinedAt: z.string(), reason: z.string(), point: z.unknown() })),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req) => {
+      const f = opts.forwarders.find((x) => x.sink.id === req.params.id);
+      if (!f) throw new CodedError('CE_NOT_FOUND', `sink ${req.params.id}`);
+      return {
+        sink: f.sink.id,
+        total: ctx.store.quarantineCount(f.sink.id),
+        points: ctx.store.quarantined(f.sink.id, req.query.limit).map((q) => ({
+          rowId: q.rowId,
+          stream: q.stream,
+          quarantinedAt: iso(q.ts),
+          reason: q.reason,
+          point: JSON.parse(q.point) as unknown,
+        })),
+      };
+    },
+  );
+
+  r.get(
     '/api/errors',
     {
       schema: {
@@ -406,6 +485,16 @@ function updateGauges(opts: ApiOptions): void {
   m.brokerClients.set(opts.sources.reduce((n, s) => n + (s.status().clients ?? 0), 0));
   const counts = ctx.health.countsByState();
   for (const [state, n] of Object.entries(counts)) m.devices.set({ state }, n);
+  for (const f of opts.forwarders) {
+    const st = f.status();
+    m.sinkConnected.set({ sink: st.id }, st.connected ? 1 : 0);
+    m.sinkBacklog.set({ sink: st.id }, st.backlogPoints);
+    m.sinkBacklogAge.set({ sink: st.id }, st.oldestBacklogAgeS ?? 0);
+    if (st.lastSuccessAt !== null) m.sinkLastSuccess.set({ sink: st.id }, st.lastSuccessAt / 1000);
+  }
+  for (const [kind, n] of Object.entries(ctx.store.evictedUndelivered())) m.evictedUndelivered.set({ kind }, n);
+  const written = diskWrittenBytes();
+  if (written !== null) m.diskWritten.set(written);
 }
 
 function sendError(reply: FastifyReply, code: ErrorCode, detail?: string) {

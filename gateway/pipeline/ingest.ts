@@ -28,10 +28,6 @@ export type IngestOutcome =
 
 export type IngestCallback = (outcome: IngestOutcome) => void;
 
-/** Device clocks outside this window are not trusted (a Pi or a sensor without RTC). */
-const MAX_PAST_MS = 30 * 24 * 3600 * 1000;
-const MAX_FUTURE_MS = 10 * 60 * 1000;
-
 export class Pipeline {
   private readonly ctx: GatewayContext;
   private readonly rejectLog: RateLimitedLog;
@@ -99,12 +95,15 @@ export class Pipeline {
     let ts = now;
     let tsSource: Reading['tsSource'] = 'gateway';
     let quality: Reading['quality'] = decoded.implausible.length ? 'uncertain' : 'good';
-    if (mapped.ts !== undefined && mapped.ts > now - MAX_PAST_MS && mapped.ts < now + MAX_FUTURE_MS) {
+    const guard = ctx.clockGuard;
+    if (mapped.ts !== undefined && !guard.holdover && guard.acceptDeviceTs(mapped.ts, now)) {
       ts = mapped.ts;
       tsSource = 'device';
-    } else if (mapped.ts !== undefined || mapped.tsInvalid) {
-      // The device's clock is off (no RTC, no NTP yet): stamp it ourselves and say so.
+    } else if (mapped.ts !== undefined || mapped.tsInvalid || guard.holdover) {
+      // A device clock (or ours) that cannot be trusted: stamp it ourselves and say so.
       ctx.metrics.clockRestamped.inc();
+      guard.restamped++;
+      tsSource = 'restamped';
       quality = 'uncertain';
     }
     const reading: Reading = { deviceId: device.id, kind: device.kind.id, ts, tsSource, receivedAt: now, fields: decoded.fields, quality };

@@ -122,6 +122,58 @@ const ApiToken = z.strictObject({
     .describe('sha256 of the bearer token'),
 });
 
+const Forwarding = z
+  .strictObject({
+    batchPoints: z.number().int().min(1).max(100_000).default(5000).describe('Points per write request'),
+    batchAgeMs: z.number().int().min(0).max(60_000).default(1000).describe('Send a partial batch once its oldest point waited this long'),
+    retryMinMs: z.number().int().min(50).default(1000).describe('First retry delay after a failed write (jittered, doubling)'),
+    retryMaxMs: z.number().int().min(100).default(300_000).describe('Longest retry delay'),
+    replayPointsPerS: z
+      .number()
+      .int()
+      .min(1)
+      .default(20_000)
+      .describe('Pace of the backlog after an outage; live readings are sent first and are not paced'),
+    timeoutMs: z.number().int().min(100).default(10_000).describe('A write that takes longer is abandoned and retried'),
+  })
+  .describe('Batching, retries and replay pacing of one sink');
+const FORWARDING_DEFAULTS = { batchPoints: 5000, batchAgeMs: 1000, retryMinMs: 1000, retryMaxMs: 300_000, replayPointsPerS: 20_000, timeoutMs: 10_000 };
+
+const HttpUrl = z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must be http(s)://host:port (no path)');
+
+const InfluxV1Sink = z
+  .strictObject({
+    id: Id.describe('Sink id, used in metrics, the API and the spool cursors (keep it stable)'),
+    type: z.literal('influxdb-v1'),
+    url: HttpUrl.describe('e.g. http://127.0.0.1:8086'),
+    database: z.string().min(1).default('commune_edge'),
+    retentionPolicy: z.string().optional().describe("Default: the database's default policy"),
+    username: z.string().optional(),
+    passwordEnv: z.string().optional().describe('Environment variable holding the password'),
+    createDatabase: z.boolean().default(true).describe('CREATE DATABASE at start (idempotent; needs admin rights when auth is on)'),
+    caFile: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+    forwarding: Forwarding.default(FORWARDING_DEFAULTS),
+  })
+  .describe('InfluxDB 1.x (InfluxQL), e.g. a local one on the Pi');
+
+const InfluxV2Sink = z
+  .strictObject({
+    id: Id.describe('Sink id, used in metrics, the API and the spool cursors (keep it stable)'),
+    type: z.literal('influxdb-v2'),
+    url: HttpUrl.describe('e.g. https://influx.province.example:8086'),
+    org: z.string().min(1),
+    bucket: z.string().min(1),
+    tokenEnv: z.string().describe('Environment variable holding the API token (write permission on the bucket)'),
+    caFile: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+    gzip: z.boolean().default(true).describe('Compress request bodies (recommended on a slow uplink)'),
+    forwarding: Forwarding.default(FORWARDING_DEFAULTS),
+  })
+  .describe('InfluxDB 2.x / 3.x (v2 write API), e.g. the province\'s');
+
+export const SinkSchema = z.discriminatedUnion('type', [InfluxV1Sink, InfluxV2Sink]);
+
 export const SettingsSchema = z
   .strictObject({
     $schema: z.string().optional().describe('Path or URL of config/schema.json, for editors'),
@@ -268,6 +320,10 @@ export const SettingsSchema = z
         rejectsKept: z.number().int().min(0).default(1000).describe('Recent rejected messages kept for the API'),
       })
       .default({ maxBytes: 2 * 1024 ** 3, commitIntervalMs: 50, commitMaxRows: 4000, durability: 'power-safe', rejectsKept: 1000 }),
+    sinks: z
+      .array(SinkSchema)
+      .default([])
+      .describe('Where the spooled readings, transitions and heartbeats are forwarded; none = local store only'),
     api: z
       .strictObject({
         host: z.string().default('0.0.0.0'),
@@ -287,6 +343,7 @@ export type Settings = z.output<typeof SettingsSchema>;
 export type DeviceSettings = Settings['devices'][number];
 export type ProfileSettings = Settings['profiles'][string];
 export type ApiRole = z.infer<typeof Role>;
+export type SinkSettings = Settings['sinks'][number];
 
 /** "ap-01..ap-19" for a run of numbered ids, else the first few ids. */
 export function summarizeIds(ids: string[]): string {
@@ -425,6 +482,14 @@ export function crossCheck(raw: unknown): CrossIssue[] {
     const prior = topics.get(telemetry);
     if (prior !== undefined) issue(at('externalId'), `topic "${telemetry}" is already used by devices[${prior}]`);
     else topics.set(telemetry, i);
+  });
+
+  const sinkIds = new Set<string>();
+  arr(s['sinks']).forEach((k, i) => {
+    const id = str(k['id']);
+    if (id === undefined) return;
+    if (sinkIds.has(id)) issue(['sinks', i, 'id'], `duplicate sink id "${id}"`);
+    sinkIds.add(id);
   });
 
   const mqtt = obj(s['mqtt']);

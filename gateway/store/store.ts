@@ -77,6 +77,9 @@ export interface Reject {
 
 type Done = (err: Error | null) => void;
 
+const TS_SOURCES: Reading['tsSource'][] = ['device', 'gateway', 'restamped'];
+const TS_SOURCE_CODE: Record<Reading['tsSource'], number> = { device: 0, gateway: 1, restamped: 2 };
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS readings (
@@ -84,7 +87,7 @@ CREATE TABLE IF NOT EXISTS readings (
   device_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   ts INTEGER NOT NULL,
-  ts_source INTEGER NOT NULL,      -- 0 device, 1 gateway
+  ts_source INTEGER NOT NULL,      -- 0 device, 1 gateway, 2 restamped
   received_at INTEGER NOT NULL,
   quality INTEGER NOT NULL,        -- 0 good, 1 uncertain
   fields TEXT NOT NULL             -- JSON object of canonical fields
@@ -124,7 +127,49 @@ CREATE TABLE IF NOT EXISTS rejects (
   detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS evictions (kind TEXT PRIMARY KEY, rows INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS gateway_beats (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, ts INTEGER NOT NULL);
+-- Per sink and stream: everything with id <= cursor is delivered. During a replay
+-- after an outage, ids in (split, live_cursor] are delivered too (the live lane).
+CREATE TABLE IF NOT EXISTS sink_cursors (
+  sink_id TEXT NOT NULL,
+  stream TEXT NOT NULL,
+  cursor INTEGER NOT NULL,
+  split INTEGER,
+  live_cursor INTEGER,
+  PRIMARY KEY (sink_id, stream)
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY,
+  sink_id TEXT NOT NULL,
+  stream TEXT NOT NULL,
+  row_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  point TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evicted_undelivered (kind TEXT PRIMARY KEY, rows INTEGER NOT NULL);
 `;
+
+/** The spooled streams a sink drains, each in commit (id) order. */
+export type Stream = 'readings' | 'transitions' | 'beats';
+export const STREAMS: readonly Stream[] = ['readings', 'transitions', 'beats'];
+
+export interface SinkCursor {
+  cursor: number;
+  split: number | null;
+  liveCursor: number | null;
+}
+
+export interface SpoolRow {
+  id: number;
+  stream: Stream;
+  /** For readings: the Reading; transitions: the Transition; beats: { runId, ts }. */
+  reading?: Reading;
+  transition?: Transition;
+  beat?: { runId: number; ts: number };
+  /** Gateway time the row was committed at (received_at / ts). */
+  at: number;
+}
 
 export class Store {
   readonly path: string;
@@ -135,6 +180,8 @@ export class Store {
   private readonly insertReject: Database.Statement;
   private readonly upsertState: Database.Statement;
   private readonly beatStmt: Database.Statement;
+  private readonly insertBeat: Database.Statement;
+  private readonly upsertCursor: Database.Statement;
   private readonly commitTx: () => void;
 
   private readings: Reading[] = [];
@@ -142,6 +189,7 @@ export class Store {
   private rejects: Reject[] = [];
   private states = new Map<string, StoredDeviceState>();
   private beat: { runId: number; at: number } | null = null;
+  private cursors = new Map<string, SinkCursor>();
   private waiting: Done[] = [];
   private timer: NodeJS.Timeout | null = null;
   private committing = false;
@@ -149,6 +197,9 @@ export class Store {
   private closed = false;
   private lastSizeCheck = 0;
   private rejectsSinceTrim = 0;
+  private readonly commitListeners: (() => void)[] = [];
+  /** Lowest delivered id of readings over all sinks (eviction counts what goes undelivered). */
+  private undeliveredFrom: () => number | null = () => null;
 
   /** Counters for metrics (cumulative since open). */
   readonly stats = { commits: 0, rowsCommitted: 0, commitErrors: 0, lastCommitMs: 0, evictedRows: 0 };
@@ -180,6 +231,11 @@ export class Store {
          last_seen = excluded.last_seen, last_reading = excluded.last_reading`,
     );
     this.beatStmt = this.db.prepare('UPDATE gateway_runs SET last_beat_at = ? WHERE run_id = ?');
+    this.insertBeat = this.db.prepare('INSERT INTO gateway_beats (run_id, ts) VALUES (?, ?)');
+    this.upsertCursor = this.db.prepare(
+      `INSERT INTO sink_cursors (sink_id, stream, cursor, split, live_cursor) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (sink_id, stream) DO UPDATE SET cursor = excluded.cursor, split = excluded.split, live_cursor = excluded.live_cursor`,
+    );
     this.commitTx = this.db.transaction(() => this.writePending());
   }
 
@@ -228,7 +284,9 @@ export class Store {
   }
 
   private pendingRows(): number {
-    return this.readings.length + this.transitions.length + this.rejects.length + this.states.size + (this.beat ? 1 : 0);
+    return (
+      this.readings.length + this.transitions.length + this.rejects.length + this.states.size + this.cursors.size + (this.beat ? 1 : 0)
+    );
   }
 
   private schedule(now = false): void {
@@ -254,7 +312,7 @@ export class Store {
         r.deviceId,
         r.kind,
         r.ts,
-        r.tsSource === 'device' ? 0 : 1,
+        TS_SOURCE_CODE[r.tsSource],
         r.receivedAt,
         r.quality === 'good' ? 0 : 1,
         JSON.stringify(r.fields),
@@ -265,7 +323,14 @@ export class Store {
     for (const s of this.states.values()) {
       this.upsertState.run(s.deviceId, s.state, s.since, s.reason, s.lastSeen, s.lastReading ? JSON.stringify(s.lastReading) : null);
     }
-    if (this.beat) this.beatStmt.run(this.beat.at, this.beat.runId);
+    if (this.beat) {
+      this.beatStmt.run(this.beat.at, this.beat.runId);
+      this.insertBeat.run(this.beat.runId, this.beat.at);
+    }
+    for (const [key, c] of this.cursors) {
+      const [sinkId, stream] = key.split('\u0000') as [string, Stream];
+      this.upsertCursor.run(sinkId, stream, c.cursor, c.split, c.liveCursor);
+    }
   }
 
   private commit(): void {
@@ -297,11 +362,13 @@ export class Store {
     this.transitions = [];
     this.rejects = [];
     this.states = new Map();
+    this.cursors = new Map();
     this.beat = null;
     this.waiting = [];
     this.stats.lastCommitMs = performance.now() - started;
     this.committing = false;
     this.release(waiting, error);
+    if (!error) for (const l of this.commitListeners) l();
     if (!error) {
       this.rejectsSinceTrim += rejectsAdded;
       this.housekeeping();
@@ -338,6 +405,8 @@ export class Store {
   enforceCap(): void {
     const used = this.usedBytes();
     if (used <= this.opts.maxBytes) return;
+    const readingsLeft = this.db.prepare('SELECT 1 FROM readings LIMIT 1').get();
+    if (!readingsLeft) return this.evictSmallStreams(used);
     const target = this.opts.maxBytes * 0.9;
     const span = this.db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM readings').get() as { lo: number | null; hi: number | null };
     if (span.lo === null || span.hi === null) return;
@@ -356,12 +425,131 @@ export class Store {
           .prepare('INSERT INTO evictions (kind, rows) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET rows = rows + excluded.rows')
           .run(r.kind, r.n);
       }
+      const from = this.undeliveredFrom();
+      if (from !== null && from < cutoff) {
+        for (const r of this.db
+          .prepare('SELECT kind, count(*) AS n FROM readings WHERE id > ? AND id <= ? GROUP BY kind')
+          .all(from, cutoff) as { kind: string; n: number }[]) {
+          this.db
+            .prepare('INSERT INTO evicted_undelivered (kind, rows) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET rows = rows + excluded.rows')
+            .run(r.kind, r.n);
+        }
+      }
       this.db.prepare('DELETE FROM readings WHERE id <= ?').run(cutoff);
     });
     evict();
     const n = Object.values(perKind).reduce((a, b) => a + b, 0);
     this.stats.evictedRows += n;
     this.opts.onEvict?.(perKind, used - this.usedBytes());
+  }
+
+  /**
+   * With no readings left, heartbeats go next, then transitions (the
+   * availability history), oldest first, a tenth of each table at a time.
+   */
+  private evictSmallStreams(used: number): void {
+    for (const [table, label] of [
+      ['gateway_beats', '(heartbeats)'],
+      ['transitions', '(transitions)'],
+    ] as const) {
+      const span = this.db.prepare(`SELECT min(id) AS lo, max(id) AS hi FROM ${table}`).get() as { lo: number | null; hi: number | null };
+      if (span.lo === null || span.hi === null) continue;
+      const n = Math.max(1, Math.ceil((span.hi - span.lo + 1) / 10));
+      this.db.prepare(`DELETE FROM ${table} WHERE id < ?`).run(span.lo + n);
+      this.db
+        .prepare('INSERT INTO evictions (kind, rows) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET rows = rows + excluded.rows')
+        .run(label, n);
+      this.stats.evictedRows += n;
+      this.opts.onEvict?.({ [label]: n }, used - this.usedBytes());
+      return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Spool for sinks
+  // ---------------------------------------------------------------------------
+
+  /** Called after every successful commit (sinks wake up for new rows). */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  setUndeliveredFrom(fn: () => number | null): void {
+    this.undeliveredFrom = fn;
+  }
+
+  getCursor(sinkId: string, stream: Stream): SinkCursor {
+    const pending = this.cursors.get(`${sinkId}\u0000${stream}`);
+    if (pending) return { ...pending };
+    const r = this.db.prepare('SELECT cursor, split, live_cursor FROM sink_cursors WHERE sink_id = ? AND stream = ?').get(sinkId, stream) as
+      | { cursor: number; split: number | null; live_cursor: number | null }
+      | undefined;
+    return r ? { cursor: r.cursor, split: r.split, liveCursor: r.live_cursor } : { cursor: 0, split: null, liveCursor: null };
+  }
+
+  /** Coalesced; written with the next group commit (a lost update only means an idempotent re-send). */
+  saveCursor(sinkId: string, stream: Stream, c: SinkCursor): void {
+    this.cursors.set(`${sinkId}\u0000${stream}`, { ...c });
+    this.schedule();
+  }
+
+  maxId(stream: Stream): number {
+    const table = STREAM_TABLE[stream];
+    const r = this.db.prepare(`SELECT max(id) AS hi FROM ${table}`).get() as { hi: number | null };
+    return r.hi ?? 0;
+  }
+
+  /** Rows with afterId < id <= upTo, in id order. */
+  spoolRows(stream: Stream, afterId: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): SpoolRow[] {
+    const table = STREAM_TABLE[stream];
+    const rows = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`).all(afterId, upTo, limit);
+    switch (stream) {
+      case 'readings':
+        return (rows as ReadingRow[]).map((r) => {
+          const reading = readingFromRow(r);
+          return { id: r.id, stream, reading, at: reading.receivedAt };
+        });
+      case 'transitions':
+        return (rows as (TransitionRow & { id: number })[]).map((r) => ({ id: r.id, stream, transition: transitionFromRow(r), at: r.ts }));
+      case 'beats':
+        return (rows as { id: number; run_id: number; ts: number }[]).map((r) => ({ id: r.id, stream, beat: { runId: r.run_id, ts: r.ts }, at: r.ts }));
+    }
+  }
+
+  /** Rows waiting after `cursor` (an id span: ids only grow) and the time the oldest was committed. */
+  backlog(stream: Stream, cursor: number): { rows: number; oldestAt: number | null } {
+    const table = STREAM_TABLE[stream];
+    const hi = this.maxId(stream);
+    if (hi <= cursor) return { rows: 0, oldestAt: null };
+    const first = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT 1`).get(cursor) as
+      | { id: number; received_at?: number; ts: number }
+      | undefined;
+    if (!first) return { rows: 0, oldestAt: null };
+    return { rows: hi - first.id + 1, oldestAt: first.received_at ?? first.ts };
+  }
+
+  quarantinePoint(q: { sinkId: string; stream: Stream; rowId: number; ts: number; reason: string; point: string }): void {
+    this.db
+      .prepare('INSERT INTO quarantine (sink_id, stream, row_id, ts, reason, point) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(q.sinkId, q.stream, q.rowId, q.ts, q.reason.slice(0, 1000), q.point);
+  }
+
+  quarantined(sinkId: string, limit: number): { rowId: number; stream: Stream; ts: number; reason: string; point: string }[] {
+    return (
+      this.db
+        .prepare('SELECT row_id, stream, ts, reason, point FROM quarantine WHERE sink_id = ? ORDER BY id DESC LIMIT ?')
+        .all(sinkId, limit) as { row_id: number; stream: Stream; ts: number; reason: string; point: string }[]
+    ).map((r) => ({ rowId: r.row_id, stream: r.stream, ts: r.ts, reason: r.reason, point: r.point }));
+  }
+
+  quarantineCount(sinkId: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM quarantine WHERE sink_id = ?').get(sinkId) as { n: number }).n;
+  }
+
+  evictedUndelivered(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT kind, rows FROM evicted_undelivered').all() as { kind: string; rows: number }[]) out[r.kind] = r.rows;
+    return out;
   }
 
   // ---------------------------------------------------------------------------
@@ -489,6 +677,8 @@ export class Store {
   }
 }
 
+const STREAM_TABLE: Record<Stream, string> = { readings: 'readings', transitions: 'transitions', beats: 'gateway_beats' };
+
 interface RunRow {
   run_id: number;
   started_at: number;
@@ -536,7 +726,7 @@ function readingFromRow(r: ReadingRow): Reading & { id: number } {
     deviceId: r.device_id,
     kind: r.kind,
     ts: r.ts,
-    tsSource: r.ts_source === 0 ? 'device' : 'gateway',
+    tsSource: TS_SOURCES[r.ts_source] ?? 'gateway',
     receivedAt: r.received_at,
     quality: r.quality === 0 ? 'good' : 'uncertain',
     fields: JSON.parse(r.fields) as Reading['fields'],
