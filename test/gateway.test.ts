@@ -62,7 +62,7 @@ describe('accepted readings', () => {
     const restampedBefore = metric((await t.get('/metrics')).body, 'ce_clock_restamped_total');
     await publish(c, 'ce/ups-01/telemetry', JSON.stringify({ ts: 86_400_000, mains_ok: true, on_battery: false, battery_pct: 100 }));
     const d = await t.get('/api/devices/ups-01');
-    expect(d.json.lastReading.tsSource).toBe('gateway');
+    expect(d.json.lastReading.tsSource).toBe('restamped');
     expect(d.json.lastReading.quality).toBe('uncertain');
     expect(Math.abs(Date.parse(d.json.lastReading.ts) - Date.now())).toBeLessThan(5000);
     expect(metric((await t.get('/metrics')).body, 'ce_clock_restamped_total')).toBe(restampedBefore + 1);

@@ -5,6 +5,8 @@
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+# InfluxDB 1.x server (Debian's `influxdb` is 1.6: /usr/bin/influxd).
+command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "ensure-peers: installing ${need[*]} from Debian" >&2
 if [ "$(id -u)" -ne 0 ]; then
@@ -16,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian's packages start their services; the tests use their own instances.
-for svc in mosquitto; do
+for svc in "${need[@]}"; do
   (command -v systemctl >/dev/null && $SUDO systemctl stop "$svc" 2>/dev/null) || true
   (command -v service >/dev/null && $SUDO service "$svc" stop >/dev/null 2>&1) || true
 done
