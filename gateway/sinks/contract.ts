@@ -18,7 +18,7 @@ export type WriteResult =
   /** Every point is stored. */
   | { kind: 'ok' }
   /** Nothing can be said about the batch (transport error, timeout, 5xx, 429): retry it whole. */
-  | { kind: 'retry'; reason: string }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /**
    * The server rejected the batch as bad input (4xx). Some points may have been
    * written (InfluxDB's partial writes); the forwarder splits the batch to find

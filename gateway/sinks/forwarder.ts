@@ -18,7 +18,7 @@
 import type { GatewayContext } from '../context.js';
 import type { SinkSettings } from '../settings/schema.js';
 import type { SinkCursor, SpoolRow, Stream } from '../store/store.js';
-import type { Sink, SinkPoint } from './contract.js';
+import type { Sink, SinkPoint, WriteResult } from './contract.js';
 import type { PointMapper } from './points.js';
 
 export interface SinkStatus {
@@ -50,6 +50,7 @@ export class Forwarder {
   private readonly opts: SinkSettings['forwarding'];
   private stopping = false;
   private backingOff = false;
+  private retryAfterMs = 0;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private failures = 0;
@@ -165,9 +166,11 @@ export class Forwarder {
     const maxId = store.maxId('readings');
     const batch = this.opts.batchPoints;
 
-    if (c.split === null && maxId - c.cursor > 2 * batch) {
-      // A backlog (an outage, or a gateway that ran without its sink): replay it
-      // paced below, and start a live lane for what arrives from now on.
+    if (c.split === null && this.failures === 0 && maxId - c.cursor > 2 * batch) {
+      // A backlog (an outage, or a gateway that ran without its sink), and the
+      // sink answers again: replay the backlog paced below, and start a live
+      // lane for what arrives from now on. (While the sink is down the split
+      // waits: everything spooled during the outage is backlog.)
       c.split = maxId;
       c.liveCursor = maxId;
       store.saveCursor(this.sink.id, 'readings', c);
@@ -237,6 +240,7 @@ export class Forwarder {
       return 'ok';
     }
     if (result.kind === 'retry') {
+      this.retryAfterMs = result.retryAfterMs ?? 0;
       this.failures++;
       this.retries++;
       this.connected = false;
@@ -273,7 +277,7 @@ export class Forwarder {
     return this.settle(stream, items.slice(half));
   }
 
-  private async writeWithTimeout(points: SinkPoint[]) {
+  private async writeWithTimeout(points: SinkPoint[]): Promise<WriteResult> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<{ kind: 'retry'; reason: string }>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'retry', reason: `no answer within ${this.opts.timeoutMs} ms` }), this.opts.timeoutMs + 1000);
@@ -288,6 +292,10 @@ export class Forwarder {
   /** Full jitter over a doubling cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
   private backoffMs(): number {
     this.backingOff = true;
+    // A server that says when to come back (Retry-After on 429/503) is obeyed.
+    const serverSays = this.retryAfterMs;
+    this.retryAfterMs = 0;
+    if (serverSays > 0) return Math.min(this.opts.retryMaxMs, serverSays);
     const cap = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(Math.max(0, this.failures - 1), 20));
     return Math.round(this.opts.retryMinMs / 2 + Math.random() * (cap - this.opts.retryMinMs / 2));
   }

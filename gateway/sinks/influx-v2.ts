@@ -10,11 +10,15 @@
  * Retry-After; 500 internal.
  */
 import { readFileSync } from 'node:fs';
-import { InfluxDB, Point, type WriteApi } from '@influxdata/influxdb-client';
+import { InfluxDB, Point, setLogger, type WriteApi } from '@influxdata/influxdb-client';
 import type { SinkSettings } from '../settings/schema.js';
 import type { Sink, SinkPoint, WriteResult } from './contract.js';
 
 type V2Settings = Extract<SinkSettings, { type: 'influxdb-v2' }>;
+
+// The client logs every failed write with a stack trace to stderr; the
+// forwarder already counts and logs failures (rate-limited), so keep it quiet.
+setLogger({ error: () => undefined, warn: () => undefined });
 
 export class InfluxV2Sink implements Sink {
   readonly type = 'influxdb-v2' as const;
@@ -76,11 +80,16 @@ export class InfluxV2Sink implements Sink {
 }
 
 function classify(err: unknown): WriteResult {
-  const e = err as Error & { statusCode?: number; body?: string };
+  const e = err as Error & { statusCode?: number; body?: string; retryAfter?: () => number };
   const status = e.statusCode;
   const reason = `${e.message ?? String(err)}${e.body && !e.message?.includes(e.body) ? `: ${e.body}` : ''}`.slice(0, 500);
   if (status === undefined) return { kind: 'retry', reason };
-  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason };
+  if (status === 408 || status === 429 || status >= 500) {
+    // HttpError.retryAfter(): the Retry-After header in ms, or a client default when absent.
+    const headers = (e as { headers?: Record<string, unknown> }).headers;
+    const hasHeader = headers !== undefined && Object.keys(headers).some((h) => h.toLowerCase() === 'retry-after');
+    return hasHeader && typeof e.retryAfter === 'function' ? { kind: 'retry', reason, retryAfterMs: e.retryAfter() } : { kind: 'retry', reason };
+  }
   if (status === 401 || status === 403 || status === 404) return { kind: 'retry', reason: `refused (${status}): ${reason}` };
   return { kind: 'rejected', reason, status };
 }
