@@ -186,8 +186,12 @@ export class Forwarder {
         store.saveCursor(this.sink.id, 'readings', c);
         progressed = true;
       }
-      const budget = this.takeTokens(batch);
-      if (budget === 0) return progressed ? 'progress' : this.tokenWaitMs(Math.min(batch, c.split - c.cursor));
+      // Whole batches only: waiting for a full batch's tokens keeps the pace
+      // without thousands of tiny writes (a request costs InfluxDB far more
+      // than a point).
+      const want = Math.min(batch, c.split - c.cursor);
+      const budget = this.takeTokens(want);
+      if (budget === 0) return progressed ? 'progress' : this.tokenWaitMs(want);
       const backlog = store.spoolRows('readings', c.cursor, budget, c.split);
       if (backlog.length > 0) {
         if ((await this.deliver('readings', backlog)) === 'retry') return 'retry';
@@ -306,11 +310,12 @@ export class Forwarder {
     this.tokensAt = now;
   }
 
+  /** All `want` tokens or none. */
   private takeTokens(want: number): number {
     this.refill();
-    const n = Math.min(want, Math.floor(this.tokens));
-    this.tokens -= n;
-    return n;
+    if (this.tokens < want) return 0;
+    this.tokens -= want;
+    return want;
   }
 
   private returnTokens(n: number): void {

@@ -24,6 +24,17 @@ const TYPE: Record<OurFieldType, FieldType> = {
   string: FieldType.STRING,
 };
 
+/** The `influx` pool's IBackoffStrategy: re-enable a failed host after 100 ms. */
+const NO_HOST_BACKOFF = {
+  getDelay: () => 100,
+  next() {
+    return NO_HOST_BACKOFF;
+  },
+  reset() {
+    return NO_HOST_BACKOFF;
+  },
+};
+
 export class InfluxV1Sink implements Sink {
   readonly type = 'influxdb-v1' as const;
   readonly id: string;
@@ -43,8 +54,10 @@ export class InfluxV1Sink implements Sink {
       database: settings.database,
       ...(settings.username ? { username: settings.username } : {}),
       ...(settings.passwordEnv ? { password: process.env[settings.passwordEnv] ?? '' } : {}),
-      // Retries, backoff and pacing are the forwarder's job: one attempt per call.
-      pool: { maxRetries: 0, requestTimeout: settings.forwarding.timeoutMs },
+      // Retries, backoff and pacing are the forwarder's job: one attempt per call,
+      // and no host "disabled" for up to 10 s by the package's own backoff after
+      // a failure (it would delay the first write after InfluxDB is back).
+      pool: { maxRetries: 0, requestTimeout: settings.forwarding.timeoutMs, backoff: NO_HOST_BACKOFF },
       schema: measurementSchemas().map((m) => ({
         measurement: m.measurement,
         tags: m.tags,

@@ -183,6 +183,7 @@ export class Store {
   private readonly insertBeat: Database.Statement;
   private readonly upsertCursor: Database.Statement;
   private readonly commitTx: () => void;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private readings: Reading[] = [];
   private transitions: Transition[] = [];
@@ -216,27 +217,37 @@ export class Store {
     // under maxBytes and the SD card is not rewritten by VACUUM.
     this.db.pragma('auto_vacuum = NONE');
     this.db.exec(SCHEMA);
-    this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')`).run();
+    this.sql(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')`).run();
 
-    this.insertReading = this.db.prepare(
+    this.insertReading = this.sql(
       'INSERT INTO readings (device_id, kind, ts, ts_source, received_at, quality, fields) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    this.insertTransition = this.db.prepare(
+    this.insertTransition = this.sql(
       'INSERT INTO transitions (device_id, ts, from_state, to_state, reason, run_id) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.insertReject = this.db.prepare('INSERT INTO rejects (ts, code, client, topic, detail) VALUES (?, ?, ?, ?, ?)');
-    this.upsertState = this.db.prepare(
+    this.insertReject = this.sql('INSERT INTO rejects (ts, code, client, topic, detail) VALUES (?, ?, ?, ?, ?)');
+    this.upsertState = this.sql(
       `INSERT INTO device_state (device_id, state, since, reason, last_seen, last_reading) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, since = excluded.since, reason = excluded.reason,
          last_seen = excluded.last_seen, last_reading = excluded.last_reading`,
     );
-    this.beatStmt = this.db.prepare('UPDATE gateway_runs SET last_beat_at = ? WHERE run_id = ?');
-    this.insertBeat = this.db.prepare('INSERT INTO gateway_beats (run_id, ts) VALUES (?, ?)');
-    this.upsertCursor = this.db.prepare(
+    this.beatStmt = this.sql('UPDATE gateway_runs SET last_beat_at = ? WHERE run_id = ?');
+    this.insertBeat = this.sql('INSERT INTO gateway_beats (run_id, ts) VALUES (?, ?)');
+    this.upsertCursor = this.sql(
       `INSERT INTO sink_cursors (sink_id, stream, cursor, split, live_cursor) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (sink_id, stream) DO UPDATE SET cursor = excluded.cursor, split = excluded.split, live_cursor = excluded.live_cursor`,
     );
     this.commitTx = this.db.transaction(() => this.writePending());
+  }
+
+  /** Prepared once, reused (preparing costs more than running the small queries here). */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   // ---------------------------------------------------------------------------
@@ -390,7 +401,7 @@ export class Store {
     const now = Date.now();
     if (this.rejectsSinceTrim > 100) {
       this.rejectsSinceTrim = 0;
-      this.db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?').run(this.opts.rejectsKept);
+      this.sql('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?').run(this.opts.rejectsKept);
     }
     if (now - this.lastSizeCheck < 1000) return;
     this.lastSizeCheck = now;
@@ -405,10 +416,10 @@ export class Store {
   enforceCap(): void {
     const used = this.usedBytes();
     if (used <= this.opts.maxBytes) return;
-    const readingsLeft = this.db.prepare('SELECT 1 FROM readings LIMIT 1').get();
+    const readingsLeft = this.sql('SELECT 1 FROM readings LIMIT 1').get();
     if (!readingsLeft) return this.evictSmallStreams(used);
     const target = this.opts.maxBytes * 0.9;
-    const span = this.db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM readings').get() as { lo: number | null; hi: number | null };
+    const span = this.sql('SELECT (SELECT min(id) FROM readings) AS lo, (SELECT max(id) FROM readings) AS hi').get() as { lo: number | null; hi: number | null };
     if (span.lo === null || span.hi === null) return;
     const rows = span.hi - span.lo + 1;
     const perRow = Math.max(1, used / rows);
@@ -416,7 +427,7 @@ export class Store {
     const cutoff = span.lo + toEvict - 1;
     const perKind: Record<string, number> = {};
     const evict = this.db.transaction(() => {
-      for (const r of this.db.prepare('SELECT kind, count(*) AS n FROM readings WHERE id <= ? GROUP BY kind').all(cutoff) as {
+      for (const r of this.sql('SELECT kind, count(*) AS n FROM readings WHERE id <= ? GROUP BY kind').all(cutoff) as {
         kind: string;
         n: number;
       }[]) {
@@ -435,7 +446,7 @@ export class Store {
             .run(r.kind, r.n);
         }
       }
-      this.db.prepare('DELETE FROM readings WHERE id <= ?').run(cutoff);
+      this.sql('DELETE FROM readings WHERE id <= ?').run(cutoff);
     });
     evict();
     const n = Object.values(perKind).reduce((a, b) => a + b, 0);
@@ -452,10 +463,10 @@ export class Store {
       ['gateway_beats', '(heartbeats)'],
       ['transitions', '(transitions)'],
     ] as const) {
-      const span = this.db.prepare(`SELECT min(id) AS lo, max(id) AS hi FROM ${table}`).get() as { lo: number | null; hi: number | null };
+      const span = this.sql(`SELECT (SELECT min(id) FROM ${table}) AS lo, (SELECT max(id) FROM ${table}) AS hi`).get() as { lo: number | null; hi: number | null };
       if (span.lo === null || span.hi === null) continue;
       const n = Math.max(1, Math.ceil((span.hi - span.lo + 1) / 10));
-      this.db.prepare(`DELETE FROM ${table} WHERE id < ?`).run(span.lo + n);
+      this.sql(`DELETE FROM ${table} WHERE id < ?`).run(span.lo + n);
       this.db
         .prepare('INSERT INTO evictions (kind, rows) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET rows = rows + excluded.rows')
         .run(label, n);
@@ -481,7 +492,7 @@ export class Store {
   getCursor(sinkId: string, stream: Stream): SinkCursor {
     const pending = this.cursors.get(`${sinkId}\u0000${stream}`);
     if (pending) return { ...pending };
-    const r = this.db.prepare('SELECT cursor, split, live_cursor FROM sink_cursors WHERE sink_id = ? AND stream = ?').get(sinkId, stream) as
+    const r = this.sql('SELECT cursor, split, live_cursor FROM sink_cursors WHERE sink_id = ? AND stream = ?').get(sinkId, stream) as
       | { cursor: number; split: number | null; live_cursor: number | null }
       | undefined;
     return r ? { cursor: r.cursor, split: r.split, liveCursor: r.live_cursor } : { cursor: 0, split: null, liveCursor: null };
@@ -495,14 +506,14 @@ export class Store {
 
   maxId(stream: Stream): number {
     const table = STREAM_TABLE[stream];
-    const r = this.db.prepare(`SELECT max(id) AS hi FROM ${table}`).get() as { hi: number | null };
+    const r = this.sql(`SELECT max(id) AS hi FROM ${table}`).get() as { hi: number | null };
     return r.hi ?? 0;
   }
 
   /** Rows with afterId < id <= upTo, in id order. */
   spoolRows(stream: Stream, afterId: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): SpoolRow[] {
     const table = STREAM_TABLE[stream];
-    const rows = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`).all(afterId, upTo, limit);
+    const rows = this.sql(`SELECT * FROM ${table} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`).all(afterId, upTo, limit);
     switch (stream) {
       case 'readings':
         return (rows as ReadingRow[]).map((r) => {
@@ -521,7 +532,7 @@ export class Store {
     const table = STREAM_TABLE[stream];
     const hi = this.maxId(stream);
     if (hi <= cursor) return { rows: 0, oldestAt: null };
-    const first = this.db.prepare(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT 1`).get(cursor) as
+    const first = this.sql(`SELECT * FROM ${table} WHERE id > ? ORDER BY id LIMIT 1`).get(cursor) as
       | { id: number; received_at?: number; ts: number }
       | undefined;
     if (!first) return { rows: 0, oldestAt: null };
@@ -543,12 +554,12 @@ export class Store {
   }
 
   quarantineCount(sinkId: string): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM quarantine WHERE sink_id = ?').get(sinkId) as { n: number }).n;
+    return (this.sql('SELECT count(*) AS n FROM quarantine WHERE sink_id = ?').get(sinkId) as { n: number }).n;
   }
 
   evictedUndelivered(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT kind, rows FROM evicted_undelivered').all() as { kind: string; rows: number }[]) out[r.kind] = r.rows;
+    for (const r of this.sql('SELECT kind, rows FROM evicted_undelivered').all() as { kind: string; rows: number }[]) out[r.kind] = r.rows;
     return out;
   }
 
@@ -557,21 +568,21 @@ export class Store {
   // ---------------------------------------------------------------------------
 
   lastRun(): GatewayRun | null {
-    const r = this.db.prepare('SELECT * FROM gateway_runs ORDER BY run_id DESC LIMIT 1').get() as RunRow | undefined;
+    const r = this.sql('SELECT * FROM gateway_runs ORDER BY run_id DESC LIMIT 1').get() as RunRow | undefined;
     return r ? runFromRow(r) : null;
   }
 
   startRun(at: number, version: string): number {
-    const info = this.db.prepare('INSERT INTO gateway_runs (started_at, last_beat_at, version) VALUES (?, ?, ?)').run(at, at, version);
+    const info = this.sql('INSERT INTO gateway_runs (started_at, last_beat_at, version) VALUES (?, ?, ?)').run(at, at, version);
     return Number(info.lastInsertRowid);
   }
 
   stopRun(runId: number, at: number, reason: string): void {
-    this.db.prepare('UPDATE gateway_runs SET stopped_at = ?, last_beat_at = ?, stop_reason = ? WHERE run_id = ?').run(at, at, reason, runId);
+    this.sql('UPDATE gateway_runs SET stopped_at = ?, last_beat_at = ?, stop_reason = ? WHERE run_id = ?').run(at, at, reason, runId);
   }
 
   runs(): GatewayRun[] {
-    return (this.db.prepare('SELECT * FROM gateway_runs ORDER BY run_id').all() as RunRow[]).map(runFromRow);
+    return (this.sql('SELECT * FROM gateway_runs ORDER BY run_id').all() as RunRow[]).map(runFromRow);
   }
 
   // ---------------------------------------------------------------------------
@@ -579,7 +590,7 @@ export class Store {
   // ---------------------------------------------------------------------------
 
   deviceStates(): StoredDeviceState[] {
-    const rows = this.db.prepare('SELECT * FROM device_state').all() as {
+    const rows = this.sql('SELECT * FROM device_state').all() as {
       device_id: string;
       state: DeviceState;
       since: number;
@@ -612,12 +623,12 @@ export class Store {
    * is the newest: an O(1) look-up).
    */
   lastSignOfLife(run: GatewayRun): number {
-    const r = this.db.prepare('SELECT received_at FROM readings ORDER BY id DESC LIMIT 1').get() as { received_at: number } | undefined;
+    const r = this.sql('SELECT received_at FROM readings ORDER BY id DESC LIMIT 1').get() as { received_at: number } | undefined;
     return Math.max(run.lastBeatAt, r && r.received_at >= run.startedAt ? r.received_at : 0);
   }
 
   lastTransitionTs(): Map<string, number> {
-    const rows = this.db.prepare('SELECT device_id, max(ts) AS ts FROM transitions GROUP BY device_id').all() as {
+    const rows = this.sql('SELECT device_id, max(ts) AS ts FROM transitions GROUP BY device_id').all() as {
       device_id: string;
       ts: number;
     }[];
@@ -625,24 +636,24 @@ export class Store {
   }
 
   recentRejects(limit: number): Reject[] {
-    return this.db.prepare('SELECT ts, code, client, topic, detail FROM rejects ORDER BY id DESC LIMIT ?').all(limit) as Reject[];
+    return this.sql('SELECT ts, code, client, topic, detail FROM rejects ORDER BY id DESC LIMIT ?').all(limit) as Reject[];
   }
 
   /** Readings in commit order after `afterId` (the spool cursor of a sink). */
   readingsAfter(afterId: number, limit: number): (Reading & { id: number })[] {
-    const rows = this.db.prepare('SELECT * FROM readings WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as ReadingRow[];
+    const rows = this.sql('SELECT * FROM readings WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as ReadingRow[];
     return rows.map(readingFromRow);
   }
 
   readingCount(): number {
-    const r = this.db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM readings').get() as { lo: number | null; hi: number | null };
+    const r = this.sql('SELECT (SELECT min(id) FROM readings) AS lo, (SELECT max(id) FROM readings) AS hi').get() as { lo: number | null; hi: number | null };
     // ids only grow and eviction deletes from the head, so the span is the count
     return r.lo === null || r.hi === null ? 0 : r.hi - r.lo + 1;
   }
 
   evictionTotals(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT kind, rows FROM evictions').all() as { kind: string; rows: number }[]) out[r.kind] = r.rows;
+    for (const r of this.sql('SELECT kind, rows FROM evictions').all() as { kind: string; rows: number }[]) out[r.kind] = r.rows;
     return out;
   }
 
