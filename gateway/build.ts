@@ -78,8 +78,12 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
       for (const [kind, n] of Object.entries(perKind)) metrics.evicted.inc({ kind }, n);
       log.warn({ code: 'CE_STORE_EVICTED', perKind, freedBytes, maxBytes: settings.store.maxBytes }, 'store full: oldest readings evicted');
     },
-    onCommitError: (err) => log.error({ code: 'CE_STORE_WRITE', err: err.message }, 'store commit failed; nothing in it was acknowledged'),
+    onCommitError: (err) => {
+      metrics.commitErrors.inc();
+      log.error({ code: 'CE_STORE_WRITE', err: err.message }, 'store commit failed; nothing in it was acknowledged');
+    },
   });
+  store.onCommit(() => metrics.commitSeconds.observe(store.stats.lastCommitMs / 1000));
   for (const [kind, n] of Object.entries(store.evictionTotals())) metrics.evicted.inc({ kind }, n);
 
   const inventory = new Inventory(settings);

@@ -282,6 +282,8 @@ describe('API', () => {
     expect(metric(m, 'ce_store_readings')).toBe(t.gw.ctx.store.readingCount());
     expect(metric(m, 'ce_broker_clients')).toBe(t.gw.broker!.clients);
     expect(m).toMatch(/ce_devices\{state="UP"\} \d+/);
+    expect(metric(m, 'ce_store_commit_seconds_count')).toBeGreaterThan(0);
+    expect(metric(m, 'ce_store_commit_errors_total')).toBe(0);
   });
 
   it('publishes an OpenAPI document of every route', async () => {

@@ -49,10 +49,10 @@ describe('local store', () => {
   it('reads back what it wrote, in commit order (the spool)', async () => {
     const s = open();
     await Promise.all([0, 1, 2].map((i) => append(s, reading(i))));
-    const rows = s.readingsAfter(0, 10);
+    const rows = s.spoolRows('readings', 0, 10).map((r) => ({ ...r.reading!, id: r.id }));
     expect(rows.map((r) => r.fields['load_pct'])).toEqual([0, 1, 2]);
     expect(rows[0]).toMatchObject({ deviceId: 'd-0', kind: 'power', tsSource: 'device', quality: 'good' });
-    expect(s.readingsAfter(rows[1]!.id, 10).map((r) => r.fields['load_pct'])).toEqual([2]);
+    expect(s.spoolRows('readings', rows[1]!.id, 10).map((r) => ({ ...r.reading!, id: r.id })).map((r) => r.fields['load_pct'])).toEqual([2]);
     await s.close();
   });
 
@@ -65,7 +65,7 @@ describe('local store', () => {
       s.enforceCap();
     }
     expect(s.usedBytes()).toBeLessThanOrEqual(2 * 1024 * 1024);
-    const left = s.readingsAfter(0, 1_000_000);
+    const left = s.spoolRows('readings', 0, 1_000_000).map((r) => ({ ...r.reading!, id: r.id }));
     expect(left.length).toBeGreaterThan(1000);
     expect(left.length).toBeLessThan(15_000);
     // The survivors are exactly the newest ones: oldest-first eviction.

@@ -639,12 +639,6 @@ export class Store {
     return this.sql('SELECT ts, code, client, topic, detail FROM rejects ORDER BY id DESC LIMIT ?').all(limit) as Reject[];
   }
 
-  /** Readings in commit order after `afterId` (the spool cursor of a sink). */
-  readingsAfter(afterId: number, limit: number): (Reading & { id: number })[] {
-    const rows = this.sql('SELECT * FROM readings WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as ReadingRow[];
-    return rows.map(readingFromRow);
-  }
-
   readingCount(): number {
     const r = this.sql('SELECT (SELECT min(id) FROM readings) AS lo, (SELECT max(id) FROM readings) AS hi').get() as { lo: number | null; hi: number | null };
     // ids only grow and eviction deletes from the head, so the span is the count

@@ -81,7 +81,7 @@ async function get(gw: Gateway, url: string, token: string | null = viewerToken)
 /** Sequence numbers (uptime_s) of a device's stored readings, in commit order. */
 function storedSeqs(gw: Gateway, deviceId: string): number[] {
   return gw.ctx.store
-    .readingsAfter(0, 1_000_000)
+    .spoolRows('readings', 0, 1_000_000).map((r) => ({ ...r.reading!, id: r.id }))
     .filter((r) => r.deviceId === deviceId)
     .map((r) => r.fields['uptime_s'] as number);
 }
