@@ -117,6 +117,18 @@ async function health(tg: TestGateway): Promise<Health> {
   return r.json as Health;
 }
 
+/**
+ * /api/health once the forwarder has caught up: a peer makes data visible (and
+ * the v2 stand-in records lines) before the forwarder has handled the response
+ * and moved its cursor, so status checks wait for it.
+ */
+async function settledHealth(tg: TestGateway): Promise<Health> {
+  return waitFor('sink settled (connected, backlog 0)', async () => {
+    const h = await health(tg);
+    return h.sinks.every((k) => k.connected && k.backlogPoints === 0) ? h : null;
+  }, 10_000);
+}
+
 async function metrics(tg: TestGateway): Promise<string> {
   const r = await tg.get('/metrics');
   expect(r.status).toBe(200);
@@ -427,7 +439,7 @@ describe('InfluxDB 1.x sink against a real influxd 1.6 (MQTT → gateway → Inf
     for (const b of beats) expect(b).toMatchObject({ commune: COMMUNE, gateway: 'gw-test', run_id: tg.gw.ctx.runId, up: true });
     expect(beats[0]!['time'] as number).toBeLessThan(beats[1]!['time'] as number);
 
-    const h = await health(tg);
+    const h = await settledHealth(tg);
     expect(h.sinks).toHaveLength(1);
     expect(h.sinks[0]).toMatchObject({ id: 'influx', type: 'influxdb-v1', connected: true, backlogPoints: 0, quarantined: 0, lastError: null });
     await tg.close();
@@ -586,7 +598,7 @@ describe('InfluxDB 1.x sink against a real influxd 1.6 (MQTT → gateway → Inf
     const m = await metrics(tg);
     expect(metricValue(m, 'ce_sink_quarantined_total', { sink: 'influx' })).toBe(5);
     expect(metricValue(m, 'ce_sink_write_failures_total', { sink: 'influx', kind: 'rejected' })).toBeGreaterThanOrEqual(5);
-    const h = (await health(tg)).sinks[0]!;
+    const h = (await settledHealth(tg)).sinks[0]!;
     expect(h).toMatchObject({ connected: true, quarantined: 5, backlogPoints: 0 });
 
     // What InfluxDB has: the good power points, all loudspeaker points, the pre-existing string.
@@ -1023,7 +1035,7 @@ describe('InfluxDB 2.x sink: contract test against the v2 write-API stand-in (st
     expect(refused.length).toBeGreaterThan(0);
     for (const l of refused) expect(v2.lines, 'a line refused with 503 was delivered later').toContain(l);
     for (const q of [101, 102, 103, 104, 105]) expect(powerSeqsWritten().filter((x) => x === q), `seq ${q} written once`).toHaveLength(1);
-    const h = (await health(tg)).sinks[0]!;
+    const h = (await settledHealth(tg)).sinks[0]!;
     expect(h.retries).toBeGreaterThanOrEqual(retriesBefore + 2);
     expect(h).toMatchObject({ connected: true, quarantined: 0 });
     expect(metricValue(await metrics(tg), 'ce_sink_write_failures_total', { sink: 'province', kind: 'retry' })).toBeGreaterThanOrEqual(2);
@@ -1055,7 +1067,7 @@ describe('InfluxDB 2.x sink: contract test against the v2 write-API stand-in (st
       expect(q.points[0]!.point).toMatchObject({ measurement: 'power', ts: T0 + bad, fields: { uptime_s: { value: bad } } });
       expect(powerSeqsWritten()).not.toContain(bad);
       expect(v2.requests.some((r) => r.status === 422)).toBe(true);
-      const h = (await health(tg)).sinks[0]!;
+      const h = (await settledHealth(tg)).sinks[0]!;
       expect(h).toMatchObject({ connected: true, quarantined: 1, backlogPoints: 0 });
       expect(metricValue(await metrics(tg), 'ce_sink_quarantined_total', { sink: 'province' })).toBe(1);
     } finally {
