@@ -33,6 +33,19 @@ export class Pipeline {
   private readonly rejectLog: RateLimitedLog;
   private readonly maxPayloadBytes: number;
 
+  /** Labelled counter children, bound once (prom-client hashes the label object on every inc otherwise: per-message path). */
+  private readonly inByTransport = new Map<string, { inc(): void }>();
+  private readonly acceptedByKind = new Map<string, { inc(): void }>();
+
+  private counterFor(cache: Map<string, { inc(): void }>, key: string, make: () => { inc(): void }): { inc(): void } {
+    let c = cache.get(key);
+    if (!c) {
+      c = make();
+      cache.set(key, c);
+    }
+    return c;
+  }
+
   constructor(ctx: GatewayContext) {
     this.ctx = ctx;
     this.rejectLog = new RateLimitedLog(ctx.log, ctx.settings.log.rejectLogIntervalS * 1000);
@@ -54,7 +67,7 @@ export class Pipeline {
 
   ingest(msg: InboundMessage, done: IngestCallback): void {
     const { ctx } = this;
-    ctx.metrics.messagesIn.inc({ transport: msg.transport });
+    this.counterFor(this.inByTransport, msg.transport, () => ctx.metrics.messagesIn.labels(msg.transport)).inc();
     const fail = (code: ErrorCode, detail: string) => {
       this.reject(code, detail, msg);
       done({ accepted: false, code, detail, retryable: false });
@@ -114,7 +127,7 @@ export class Pipeline {
         ctx.metrics.rejected.inc({ reason: 'CE_STORE_WRITE' });
         return done({ accepted: false, code: 'CE_STORE_WRITE', detail: err.message, retryable: true });
       }
-      ctx.metrics.readingsAccepted.inc({ kind: reading.kind });
+      this.counterFor(this.acceptedByKind, reading.kind, () => ctx.metrics.readingsAccepted.labels(reading.kind)).inc();
       ctx.health.observeReading(reading, implausible);
       done({ accepted: true, reading });
     });

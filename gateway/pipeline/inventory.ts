@@ -42,7 +42,6 @@ export interface Credential {
   publishTopics: Set<string>;
   /** Topic prefixes (namespaces) this client may subscribe under. */
   namespaces: string[];
-  devices: InventoryDevice[];
 }
 
 /** The profile of devices with none: canonical fields on ce/{device}/... topics. */
@@ -66,7 +65,7 @@ export class Inventory {
   constructor(settings: Settings) {
     const profiles = new Map<string, ProfileSettings>(Object.entries(settings.profiles));
     for (const b of settings.bridges) {
-      this.credentials.set(b.id, { username: b.id, passwordHash: b.passwordHash, publishTopics: new Set(), namespaces: [], devices: [] });
+      this.credentials.set(b.id, { username: b.id, passwordHash: b.passwordHash, publishTopics: new Set(), namespaces: [] });
     }
     const templateSeen = new Set<string>();
     for (const d of settings.devices) {
@@ -99,14 +98,13 @@ export class Inventory {
 
       let cred = this.credentials.get(device.publisher);
       if (!cred && d.passwordHash) {
-        cred = { username: d.id, passwordHash: d.passwordHash, publishTopics: new Set(), namespaces: [], devices: [] };
+        cred = { username: d.id, passwordHash: d.passwordHash, publishTopics: new Set(), namespaces: [] };
         this.credentials.set(d.id, cred);
       }
       if (cred) {
         cred.publishTopics.add(telemetryTopic);
         if (statusTopic) cred.publishTopics.add(statusTopic);
         cred.namespaces.push(namespaceOf(profile.topics.telemetry, ext));
-        cred.devices.push(device);
       }
       for (const t of [profile.topics.telemetry, profile.topics.status]) {
         if (t && !templateSeen.has(t)) {

@@ -17,7 +17,7 @@
  */
 import type { GatewayContext } from '../context.js';
 import type { SinkSettings } from '../settings/schema.js';
-import type { SinkCursor, SpoolRow, Stream } from '../store/store.js';
+import { STREAMS, type SinkCursor, type SpoolRow, type Stream } from '../store/store.js';
 import type { Sink, SinkPoint, WriteResult } from './contract.js';
 import type { PointMapper } from './points.js';
 
@@ -98,7 +98,7 @@ export class Forwarder {
     let backlogPoints = 0;
     let oldest: number | null = null;
     let catchingUp = false;
-    for (const stream of ['readings', ...SMALL_STREAMS] as Stream[]) {
+    for (const stream of STREAMS) {
       const c = store.getCursor(this.sink.id, stream);
       const b = store.backlog(stream, c.cursor);
       let rows = b.rows;

@@ -203,7 +203,7 @@ export class Store {
   private undeliveredFrom: () => number | null = () => null;
 
   /** Counters for metrics (cumulative since open). */
-  readonly stats = { commits: 0, rowsCommitted: 0, commitErrors: 0, lastCommitMs: 0, evictedRows: 0 };
+  readonly stats = { commits: 0, commitErrors: 0, lastCommitMs: 0 };
 
   constructor(opts: StoreOptions) {
     this.opts = opts;
@@ -354,14 +354,12 @@ export class Store {
     }
     this.committing = true;
     const waiting = this.waiting;
-    const rows = this.pendingRows();
     const rejectsAdded = this.rejects.length;
     const started = performance.now();
     let error: Error | null = null;
     try {
       this.commitTx();
       this.stats.commits++;
-      this.stats.rowsCommitted += rows;
     } catch (err) {
       error = err as Error;
       this.stats.commitErrors++;
@@ -449,8 +447,6 @@ export class Store {
       this.sql('DELETE FROM readings WHERE id <= ?').run(cutoff);
     });
     evict();
-    const n = Object.values(perKind).reduce((a, b) => a + b, 0);
-    this.stats.evictedRows += n;
     this.opts.onEvict?.(perKind, used - this.usedBytes());
   }
 
@@ -470,7 +466,6 @@ export class Store {
       this.db
         .prepare('INSERT INTO evictions (kind, rows) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET rows = rows + excluded.rows')
         .run(label, n);
-      this.stats.evictedRows += n;
       this.opts.onEvict?.({ [label]: n }, used - this.usedBytes());
       return;
     }
