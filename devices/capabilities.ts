@@ -160,6 +160,45 @@ export function online(): Capability {
   };
 }
 
+/**
+ * What the gateway's own active probe of the device saw (issue 4: ICMP, TCP,
+ * HTTP(S), RTSP). The probe's configured thresholds give the verdict (passed with
+ * the reading); this rule only says that a device that does not answer is DOWN.
+ */
+export function probed(): Capability {
+  return {
+    id: 'probed',
+    fields: [
+      { name: 'probe_ok', type: 'boolean', label: { vi: 'Trả lời khi gateway kiểm tra', en: 'Answers the gateway probe' } },
+      {
+        name: 'probe_latency_ms',
+        type: 'float',
+        unit: 'ms',
+        min: 0,
+        max: 120_000,
+        label: { vi: 'Thời gian phản hồi', en: 'Probe response time' },
+      },
+      {
+        name: 'probe_loss_pct',
+        type: 'float',
+        unit: '%',
+        min: 0,
+        max: 100,
+        label: { vi: 'Tỷ lệ mất gói (ping)', en: 'Probe packet loss' },
+      },
+      { name: 'http_status', type: 'integer', min: 100, max: 599, label: { vi: 'Mã trạng thái HTTP', en: 'HTTP status' } },
+      {
+        name: 'stream_codec',
+        type: 'string',
+        // RTSP DESCRIBE → SDP a=rtpmap encoding names (RFC 6184 H264, RFC 7798 H265, RFC 2435 JPEG).
+        values: ['H264', 'H265', 'JPEG', 'MP4V-ES', 'other'],
+        label: { vi: 'Chuẩn nén luồng video', en: 'Stream codec' },
+      },
+    ],
+    health: (f) => (f['probe_ok'] === false ? { state: 'DOWN', reason: 'no-answer' } : undefined),
+  };
+}
+
 /** Replace known words (case-insensitive) in the named fields by booleans; other values pass through. */
 export function wordsToBooleans(
   raw: Record<string, unknown>,

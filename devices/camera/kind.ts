@@ -5,7 +5,7 @@
  * comes over MQTT from the NVR (or from the camera, or a small bridge polling the
  * NVR's event API: Hikvision ISAPI, Dahua HTTP API). See README.md.
  */
-import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans, probed } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { cameraSimulator } from './simulator.js';
 
@@ -26,6 +26,8 @@ export const camera = defineKind({
   label: { vi: 'Camera giám sát', en: 'Surveillance camera' },
   roles: ROLES,
   capabilities: [
+    // The gateway's own probe (issue 4), when one is configured for the device.
+    probed(),
     heartbeat({ intervalS: 60 }),
     // `online`: the NVR sees the camera (the camera answers it on the LAN).
     online(),

@@ -4,7 +4,7 @@
  * firewall (tường lửa) and LAN switches. An agent (on the firewall, or a small probe
  * box) publishes one message per line or device over MQTT. See README.md.
  */
-import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans, probed } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { networkSimulator } from './simulator.js';
 
@@ -28,6 +28,8 @@ export const network = defineKind({
   label: { vi: 'Thiết bị mạng và đường truyền', en: 'Network device or line' },
   roles: ['wan', 'tslcd', 'firewall', 'lan_switch'],
   capabilities: [
+    // The gateway's own probe (issue 4), when one is configured for the device.
+    probed(),
     // 30 s: the plans ask for lines "ổn định, thông suốt"; outages should show within minutes.
     heartbeat({ intervalS: 30 }),
     online(),

@@ -5,7 +5,7 @@
  * State comes over MQTT from a bridge reading the UPS (SNMP card, or USB/serial
  * through Network UPS Tools). See README.md.
  */
-import { capability, heartbeat } from '../capabilities.js';
+import { capability, heartbeat, probed } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { powerSimulator } from './simulator.js';
 
@@ -31,6 +31,8 @@ export const power = defineKind({
   label: { vi: 'Nguồn điện lưới và bộ lưu điện (UPS)', en: 'Mains power and UPS' },
   roles: ['office', 'rack', 'hamlet'],
   capabilities: [
+    // The gateway's own probe (issue 4), when one is configured for the device.
+    probed(),
     heartbeat({ intervalS: 60 }),
     // Before `mains`: with both DEGRADED, "on battery" is the message the IT officer needs.
     capability(

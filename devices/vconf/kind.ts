@@ -5,7 +5,7 @@
  * comes over MQTT from a bridge reading the endpoint's API or the management server.
  * See README.md.
  */
-import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans, probed } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { vconfSimulator } from './simulator.js';
 
@@ -21,6 +21,8 @@ export const vconf = defineKind({
   label: { vi: 'Thiết bị hội nghị truyền hình trực tuyến', en: 'Video-conference endpoint' },
   roles: ['office'],
   capabilities: [
+    // The gateway's own probe (issue 4), when one is configured for the device.
+    probed(),
     heartbeat({ intervalS: 60 }),
     online(),
     capability(

@@ -4,7 +4,7 @@
  * cộng đồng, nhà văn hóa ấp). State comes over MQTT from the AP itself (OpenWrt) or
  * from a bridge reading the controller (UniFi, Ruijie Cloud). See README.md.
  */
-import { capability, heartbeat, online, wordsToBooleans } from '../capabilities.js';
+import { capability, heartbeat, online, wordsToBooleans, probed } from '../capabilities.js';
 import { defineKind } from '../define.js';
 import { wifiApSimulator } from './simulator.js';
 
@@ -21,6 +21,8 @@ export const wifiAp = defineKind({
   label: { vi: 'Điểm phát Wi-Fi', en: 'Wi-Fi access point' },
   roles: ['public', 'government'],
   capabilities: [
+    // The gateway's own probe (issue 4), when one is configured for the device.
+    probed(),
     heartbeat({ intervalS: 60 }),
     // The controller's view (UniFi/Ruijie: AP connected or disconnected).
     online(),

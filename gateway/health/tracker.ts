@@ -12,7 +12,7 @@
  * not observe, not downtime. A device never seen stays UNKNOWN (never-seen).
  */
 import { EventEmitter } from 'node:events';
-import type { DeviceState, Fields } from '../../devices/define.js';
+import { worst, type DeviceState, type Fields, type Verdict } from '../../devices/define.js';
 import type { GatewayContext } from '../context.js';
 import type { Reading } from '../reading.js';
 import type { GatewayRun, StoredDeviceState, Transition } from '../store/store.js';
@@ -85,14 +85,15 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
     return out;
   }
 
-  observeReading(reading: Reading, implausible: string[]): void {
+  /** `transportVerdict`: what a probe's own thresholds said (worst of it and the kind's rule wins). */
+  observeReading(reading: Reading, implausible: string[], transportVerdict?: Verdict): void {
     const s = this.status.get(reading.deviceId);
     const device = this.ctx.inventory.devices.get(reading.deviceId);
     if (!s || !device) return;
     s.lastSeen = reading.receivedAt;
     s.lastReading = s.lastReading ? mergeReading(s.lastReading, reading) : reading;
     this.dirty.add(reading.deviceId);
-    let verdict = device.kind.health(s.lastReading.fields, { id: device.id, kind: device.kind.id, role: device.role });
+    let verdict = worst(device.kind.health(s.lastReading.fields, { id: device.id, kind: device.kind.id, role: device.role }), transportVerdict);
     if (verdict.state === 'UP' && implausible.length) verdict = { state: 'DEGRADED', reason: `implausible-${implausible[0]}` };
     this.set(s, verdict.state, verdict.reason, reading.receivedAt);
   }

@@ -8,6 +8,7 @@
 import { decodeFields } from '../../devices/decode.js';
 import type { GatewayContext } from '../context.js';
 import type { ErrorCode } from '../errors.js';
+import type { Verdict } from '../../devices/define.js';
 import { RateLimitedLog } from '../logger.js';
 import type { Reading } from '../reading.js';
 import { applyProfile } from './profile.js';
@@ -19,6 +20,26 @@ export interface InboundMessage {
   client: string | null;
   transport: string;
   /** Commit without waiting for the group-commit window (serial transports). */
+  commitNow?: boolean;
+}
+
+/**
+ * A reading from a transport that already knows the device and speaks in the
+ * kind's canonical field names (Modbus register maps, OPC UA monitored items, the
+ * gateway's own probes): no topic routing or vendor profile, the same kind schema,
+ * store and health path as MQTT.
+ */
+export interface FieldSubmission {
+  deviceId: string;
+  /** Canonical field names of the device's kind; validated by its schema. */
+  fields: Record<string, unknown>;
+  /** `modbus`, `opcua`, `probe` ...: the `transport` label of ce_messages_received_total. */
+  transport: string;
+  /** Source timestamp (epoch ms) when the transport has one (OPC UA sourceTimestamp); else the gateway stamps it. */
+  ts?: number;
+  /** A verdict the transport derived itself (a probe's thresholds); the worst of it and the kind's rule wins. */
+  verdict?: Verdict;
+  /** Commit without waiting for the group-commit window. */
   commitNow?: boolean;
 }
 
@@ -105,30 +126,69 @@ export class Pipeline {
     const decoded = decodeFields(device.kind, mapped.values);
     if (!decoded.ok) return fail('CE_PAYLOAD_SCHEMA', `${device.id}: ${decoded.message}`);
 
+    this.commit(device.id, device.kind.id, decoded, mapped.ts, mapped.tsInvalid === true, now, msg.commitNow === true, undefined, done);
+  }
+
+  /**
+   * Ingest canonical fields from a transport that addresses devices directly.
+   * Same validation, counters, store and health path as `ingest`; the device must
+   * be in the inventory (CE_DEVICE_UNKNOWN otherwise).
+   */
+  submit(sub: FieldSubmission, done: IngestCallback): void {
+    const { ctx } = this;
+    this.counterFor(this.inByTransport, sub.transport, () => ctx.metrics.messagesIn.labels(sub.transport)).inc();
+    const where = { client: sub.transport, topic: null };
+    const device = ctx.inventory.devices.get(sub.deviceId);
+    if (!device) {
+      const detail = `${sub.transport}: no device "${sub.deviceId}" in the inventory`;
+      this.reject('CE_DEVICE_UNKNOWN', detail, where);
+      return done({ accepted: false, code: 'CE_DEVICE_UNKNOWN', detail, retryable: false });
+    }
+    const decoded = decodeFields(device.kind, sub.fields);
+    if (!decoded.ok) {
+      const detail = `${device.id} (${sub.transport}): ${decoded.message}`;
+      this.reject('CE_PAYLOAD_SCHEMA', detail, where);
+      return done({ accepted: false, code: 'CE_PAYLOAD_SCHEMA', detail, retryable: false });
+    }
+    this.commit(device.id, device.kind.id, decoded, sub.ts, false, ctx.clock.now(), sub.commitNow === true, sub.verdict, done);
+  }
+
+  private commit(
+    deviceId: string,
+    kind: string,
+    decoded: { fields: Reading['fields']; implausible: string[] },
+    deviceTs: number | undefined,
+    tsInvalid: boolean,
+    now: number,
+    commitNow: boolean,
+    verdict: Verdict | undefined,
+    done: IngestCallback,
+  ): void {
+    const { ctx } = this;
     let ts = now;
     let tsSource: Reading['tsSource'] = 'gateway';
     let quality: Reading['quality'] = decoded.implausible.length ? 'uncertain' : 'good';
     const guard = ctx.clockGuard;
-    if (mapped.ts !== undefined && !guard.holdover && guard.acceptDeviceTs(mapped.ts, now)) {
-      ts = mapped.ts;
+    if (deviceTs !== undefined && !guard.holdover && guard.acceptDeviceTs(deviceTs, now)) {
+      ts = deviceTs;
       tsSource = 'device';
-    } else if (mapped.ts !== undefined || mapped.tsInvalid || guard.holdover) {
+    } else if (deviceTs !== undefined || tsInvalid || guard.holdover) {
       // A device clock (or ours) that cannot be trusted: stamp it ourselves and say so.
       ctx.metrics.clockRestamped.inc();
       guard.restamped++;
       tsSource = 'restamped';
       quality = 'uncertain';
     }
-    const reading: Reading = { deviceId: device.id, kind: device.kind.id, ts, tsSource, receivedAt: now, fields: decoded.fields, quality };
+    const reading: Reading = { deviceId, kind, ts, tsSource, receivedAt: now, fields: decoded.fields, quality };
     const implausible = decoded.implausible;
 
-    ctx.store.appendReading(reading, msg.commitNow === true, (err) => {
+    ctx.store.appendReading(reading, commitNow, (err) => {
       if (err) {
         ctx.metrics.rejected.inc({ reason: 'CE_STORE_WRITE' });
         return done({ accepted: false, code: 'CE_STORE_WRITE', detail: err.message, retryable: true });
       }
       this.counterFor(this.acceptedByKind, reading.kind, () => ctx.metrics.readingsAccepted.labels(reading.kind)).inc();
-      ctx.health.observeReading(reading, implausible);
+      ctx.health.observeReading(reading, implausible, verdict);
       done({ accepted: true, reading });
     });
   }

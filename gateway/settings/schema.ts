@@ -7,6 +7,12 @@
  */
 import { z } from 'zod';
 import { KIND_IDS, kindById } from '../../devices/registry.js';
+import { arr, hint, loose, obj, str, summarizeIds, type CheckRefs, type CrossIssue } from './check-kit.js';
+import { checkModbus, ModbusSchema } from '../inputs/modbus/settings.js';
+import { checkOpcua, OpcuaSchema } from '../inputs/opcua/settings.js';
+import { checkProbes, ProbesSchema } from '../probes/settings.js';
+
+export { closest, summarizeIds, type CrossIssue } from './check-kit.js';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const Id = z
@@ -320,6 +326,9 @@ export const SettingsSchema = z
         rejectsKept: z.number().int().min(0).default(1000).describe('Recent rejected messages kept for the API'),
       })
       .default({ maxBytes: 2 * 1024 ** 3, commitIntervalMs: 50, commitMaxRows: 4000, durability: 'power-safe', rejectsKept: 1000 }),
+    modbus: ModbusSchema.optional().describe('Serial RS-485 Modbus RTU buses polled by the gateway (soil probes, meters)'),
+    opcua: OpcuaSchema.optional().describe('OPC UA servers (irrigation PLCs); node-opcua is loaded only when this is set'),
+    probes: ProbesSchema.optional().describe("The gateway's own active probes: ICMP, TCP, HTTP(S), RTSP, SNMP, LAN sweep"),
     sinks: z
       .array(SinkSchema)
       .default([])
@@ -345,64 +354,6 @@ export type ProfileSettings = Settings['profiles'][string];
 export type ApiRole = z.infer<typeof Role>;
 export type SinkSettings = Settings['sinks'][number];
 
-/** "ap-01..ap-19" for a run of numbered ids, else the first few ids. */
-export function summarizeIds(ids: string[]): string {
-  if (ids.length === 0) return '(none)';
-  const m = ids.map((id) => /^(.*?)(\d+)$/.exec(id));
-  if (ids.length > 2 && m.every((x) => x && x[1] === m[0]![1])) {
-    const nums = m.map((x) => Number(x![2]));
-    const sorted = [...nums].sort((a, b) => a - b);
-    if (sorted.every((n, i) => i === 0 || n === sorted[i - 1]! + 1)) {
-      const first = ids[nums.indexOf(sorted[0]!)]!;
-      const last = ids[nums.indexOf(sorted[sorted.length - 1]!)]!;
-      return `${first}..${last}`;
-    }
-  }
-  return ids.length <= 8 ? ids.join(', ') : `${ids.slice(0, 8).join(', ')}, … (${ids.length})`;
-}
-
-/** Closest candidate by edit distance, for "did you mean" hints. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-function hint(word: string, candidates: string[]): string {
-  // "ap-20" vs "ap-02" is another hamlet, not a typo: no hint between numbered ids.
-  const skeleton = (x: string) => x.replace(/\d+/g, '#');
-  const c = closest(
-    word,
-    candidates.filter((x) => skeleton(x) !== skeleton(word)),
-  );
-  return c ? `did you mean "${c}"? ` : '';
-}
-
-export interface CrossIssue {
-  path: (string | number)[];
-  message: string;
-}
 
 /**
  * References between parts of the config. Written defensively (it also runs on raw,
@@ -492,6 +443,15 @@ export function crossCheck(raw: unknown): CrossIssue[] {
     sinkIds.add(id);
   });
 
+  const refs: CheckRefs = { devices: new Map(), issue };
+  devices.forEach((d, index) => {
+    const id = str(d['id']);
+    if (id !== undefined && !refs.devices.has(id)) refs.devices.set(id, { kind: str(d['kind']), index });
+  });
+  if (s['modbus'] !== undefined) checkModbus(loose(s['modbus']), refs);
+  if (s['opcua'] !== undefined) checkOpcua(loose(s['opcua']), refs);
+  if (s['probes'] !== undefined) checkProbes(loose(s['probes']), refs);
+
   const mqtt = obj(s['mqtt']);
   if (mqtt['mode'] === 'external' && mqtt['external'] === undefined) {
     issue(['mqtt', 'external'], 'mqtt.mode is "external" but mqtt.external (url, ...) is missing');
@@ -499,13 +459,3 @@ export function crossCheck(raw: unknown): CrossIssue[] {
   return out;
 }
 
-function loose(v: unknown): Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-const obj = loose;
-function arr(v: unknown): Record<string, unknown>[] {
-  return Array.isArray(v) ? v.map(loose) : [];
-}
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}

@@ -20,6 +20,7 @@ const UNITLESS: Record<string, string> = {
   speaker_faults: 'a count',
   ph: 'dimensionless',
   fps: 'the name is the unit (frames per second)',
+  http_status: 'a code (RFC 9110 status)',
 };
 /** Numeric fields allowed without a max: they come from shared capabilities (devices/capabilities.ts). */
 const NO_MAX = new Set(['uptime_s']);

@@ -7,6 +7,12 @@ need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 # InfluxDB 1.x server (Debian's `influxdb` is 1.6: /usr/bin/influxd).
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need+=(influxdb)
+# Serial pty pairs for the Modbus RTU tests.
+command -v socat >/dev/null 2>&1 || need+=(socat)
+# SNMP agent for the SNMP probe tests (v2c community and a v3 user).
+command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
+# ICMP probes and the LAN sweep ping many hosts from one process.
+command -v fping >/dev/null 2>&1 || [ -x /usr/bin/fping ] || need+=(fping)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "ensure-peers: installing ${need[*]} from Debian" >&2
 if [ "$(id -u)" -ne 0 ]; then
