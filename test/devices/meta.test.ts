@@ -12,7 +12,7 @@ import { KINDS, kindById } from '../../devices/registry.js';
 import { DEVICES_DIR, kindFolders } from './helpers.js';
 
 /** Unit suffixes a numeric field name may end with. */
-const UNIT_SUFFIXES = ['_pct', '_ms', '_s', '_min', '_v', '_c', '_mbps', '_kbps', '_dbm', '_db', '_us_cm'];
+const UNIT_SUFFIXES = ['_pct', '_ms', '_s', '_min', '_v', '_c', '_mbps', '_kbps', '_dbm', '_db', '_us_cm', '_mg_kg', '_l_min', '_l', '_m', '_bar', '_kw', '_kwh'];
 /** Numeric fields without a unit suffix, and why. */
 const UNITLESS: Record<string, string> = {
   clients: 'a count',
