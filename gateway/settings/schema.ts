@@ -11,6 +11,8 @@ import { arr, hint, loose, obj, str, summarizeIds, type CheckRefs, type CrossIss
 import { checkModbus, ModbusSchema } from '../inputs/modbus/settings.js';
 import { checkOpcua, OpcuaSchema } from '../inputs/opcua/settings.js';
 import { checkProbes, ProbesSchema } from '../probes/settings.js';
+import { checkIndicators, IndicatorsSchema } from '../indicators/settings.js';
+import { checkIoc, IocSchema } from '../uplink/settings.js';
 
 export { closest, summarizeIds, type CrossIssue } from './check-kit.js';
 
@@ -329,6 +331,8 @@ export const SettingsSchema = z
     modbus: ModbusSchema.optional().describe('Serial RS-485 Modbus RTU buses polled by the gateway (soil probes, meters)'),
     opcua: OpcuaSchema.optional().describe('OPC UA servers (irrigation PLCs); node-opcua is loaded only when this is set'),
     probes: ProbesSchema.optional().describe("The gateway's own active probes: ICMP, TCP, HTTP(S), RTSP, SNMP, LAN sweep"),
+    indicators: IndicatorsSchema.describe('Targets, responsible units and maintenance windows of the infrastructure indicators'),
+    ioc: IocSchema.optional().describe('The feed to the province IOC (HTTPS outbox, optional MQTT uplink)'),
     sinks: z
       .array(SinkSchema)
       .default([])
@@ -451,6 +455,8 @@ export function crossCheck(raw: unknown): CrossIssue[] {
   if (s['modbus'] !== undefined) checkModbus(loose(s['modbus']), refs);
   if (s['opcua'] !== undefined) checkOpcua(loose(s['opcua']), refs);
   if (s['probes'] !== undefined) checkProbes(loose(s['probes']), refs);
+  if (s['indicators'] !== undefined) checkIndicators(loose(s['indicators']), refs);
+  if (s['ioc'] !== undefined) checkIoc(loose(s['ioc']), refs);
 
   const mqtt = obj(s['mqtt']);
   if (mqtt['mode'] === 'external' && mqtt['external'] === undefined) {

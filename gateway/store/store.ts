@@ -202,6 +202,16 @@ export class Store {
   /** Lowest delivered id of readings over all sinks (eviction counts what goes undelivered). */
   private undeliveredFrom: () => number | null = () => null;
 
+  /**
+   * The SQLite handle, for modules that own tables of their own in the same file
+   * (indicator rollups, the IOC outbox, the alert outbox). They create their tables
+   * with IF NOT EXISTS, keep their writes batched (SD-card wear) and never touch
+   * the tables above; everything stays in one file, one WAL, one backup.
+   */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** Counters for metrics (cumulative since open). */
   readonly stats = { commits: 0, commitErrors: 0, lastCommitMs: 0 };
 

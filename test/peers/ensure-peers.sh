@@ -13,6 +13,8 @@ command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 # ICMP probes and the LAN sweep ping many hosts from one process.
 command -v fping >/dev/null 2>&1 || [ -x /usr/bin/fping ] || need+=(fping)
+# The half-year report's PDF is checked by rendering it and extracting its text back.
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "ensure-peers: installing ${need[*]} from Debian" >&2
 if [ "$(id -u)" -ne 0 ]; then
