@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildApi } from './api/server.js';
+import { buildApi, type ApiPlugin } from './api/server.js';
 import { ClockGuard } from './clock-guard.js';
 import { systemClock, type Clock, type GatewayContext, type Source } from './context.js';
 import { HealthTracker } from './health/tracker.js';
@@ -31,6 +31,8 @@ export interface BuildOptions {
   extraTokens?: { name: string; role: ApiRole; tokenHash: string }[];
   /** Periodic timers (health tick, heartbeat); tests may drive them by hand. */
   timers?: boolean;
+  /** Extra API route modules (tests of parts not wired here yet). */
+  apiPlugins?: ApiPlugin[];
 }
 
 export interface Gateway {
@@ -135,6 +137,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     startedAt,
     extraTokens: options.extraTokens ?? [],
     demo: settings.gateway.demo,
+    plugins: [...(options.apiPlugins ?? [])],
   });
 
   const timers: NodeJS.Timeout[] = [];

@@ -40,7 +40,16 @@ export interface ApiOptions {
   /** Tokens not in config (the demo's printed viewer token), already hashed. */
   extraTokens: { name: string; role: ApiRole; tokenHash: string }[];
   demo: boolean;
+  /**
+   * Route modules of other parts (indicators, IOC outbox, reports, dashboard),
+   * registered on the root instance after the core routes, so the auth hook,
+   * the error handler and the OpenAPI docs cover them.
+   */
+  plugins?: ApiPlugin[];
 }
+
+/** A route module: adds its routes to the API (use `config: { role }` for auth). */
+export type ApiPlugin = (app: FastifyInstance, ctx: GatewayContext) => Promise<void> | void;
 
 const StateEnum = z.enum(DEVICE_STATES as [DeviceState, ...DeviceState[]]);
 const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).describe('Coded error (docs/errors.md)');
@@ -473,6 +482,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
   );
 
+  for (const plugin of opts.plugins ?? []) await plugin(app, ctx);
   return app;
 }
 

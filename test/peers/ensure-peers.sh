@@ -15,6 +15,8 @@ command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v fping >/dev/null 2>&1 || [ -x /usr/bin/fping ] || need+=(fping)
 # The half-year report's PDF is checked by rendering it and extracting its text back.
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# Headless browser for the dashboard tests, driven by playwright-core (no browser download).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "ensure-peers: installing ${need[*]} from Debian" >&2
 if [ "$(id -u)" -ne 0 ]; then
