@@ -141,6 +141,17 @@ describe('checked-in config files', () => {
     expect(strip(checkedIn)).toEqual(strip(parseYaml(demoConfigYaml())));
   });
 
+  it('config/docker/demo-compose.yaml (docker-compose.yml runs it) is the demo plus an InfluxDB 2 sink, and matches its generator', () => {
+    const text = readFileSync(join(ROOT, 'config/docker/demo-compose.yaml'), 'utf8');
+    const r = parseSettingsYaml(text);
+    expect(r.ok ? [] : r.problems).toEqual([]);
+    if (!r.ok) return;
+    expect(r.settings.gateway.demo).toBe(true);
+    expect(r.settings.sinks).toEqual([expect.objectContaining({ type: 'influxdb-v2', url: 'http://influxdb:8086', tokenEnv: 'CE_INFLUX_TOKEN' })]);
+    const strip = (o: any) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'passwordHash' ? 'h' : v)));
+    expect(strip(parseYaml(text))).toEqual(strip(parseYaml(demoConfigYaml('http://influxdb:8086'))));
+  });
+
   it('every example config validates', () => {
     const dir = join(ROOT, 'config/examples');
     const out = execFileSync('ls', [dir], { encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.yaml'));

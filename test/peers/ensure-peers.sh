@@ -17,6 +17,8 @@ command -v fping >/dev/null 2>&1 || [ -x /usr/bin/fping ] || need+=(fping)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 # Headless browser for the dashboard tests, driven by playwright-core (no browser download).
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+# `docker-compose config` validates docker-compose.yml without a Docker engine.
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "ensure-peers: installing ${need[*]} from Debian" >&2
 if [ "$(id -u)" -ne 0 ]; then
