@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AlertEngine } from './alerts/engine.js';
+import { registerAlertRoutes } from './alerts/routes.js';
 import { buildApi, type ApiPlugin } from './api/server.js';
 import { ClockGuard } from './clock-guard.js';
 import { systemClock, type Clock, type GatewayContext, type Source } from './context.js';
@@ -43,6 +45,7 @@ export interface Gateway {
   broker: EmbeddedBroker | null;
   /** One per configured sink (InfluxDB v1 / v2). */
   forwarders: Forwarder[];
+  alerts: AlertEngine;
   start(): Promise<void>;
   stop(reason?: string): Promise<void>;
   /** Bound ports after start (0 in settings = a free port). */
@@ -130,6 +133,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   });
   store.setUndeliveredFrom(() => (forwarders.length ? Math.min(...forwarders.map((f) => f.readingsCursor())) : null));
 
+  const alerts = new AlertEngine(settings.commune.timezone);
   const api = await buildApi({
     forwarders,
     ctx,
@@ -137,7 +141,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     startedAt,
     extraTokens: options.extraTokens ?? [],
     demo: settings.gateway.demo,
-    plugins: [...(options.apiPlugins ?? [])],
+    plugins: [(app) => registerAlertRoutes(app, alerts), ...(options.apiPlugins ?? [])],
   });
 
   const timers: NodeJS.Timeout[] = [];
@@ -163,11 +167,13 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     sources,
     broker,
     forwarders,
+    alerts,
     tick,
     async start() {
       store.recordBeat(runId, clockGuard.now());
       for (const s of sources) await s.start(ctx);
       for (const f of forwarders) f.start();
+      alerts.start(ctx);
       await api.listen({ port: settings.api.port, host: settings.api.host });
       if (options.timers !== false) timers.push(setInterval(tick, 1000));
       // With --expose-gc (set in the shebang of main.ts), a full collection every
@@ -191,6 +197,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
       if (stopped) return;
       stopped = true;
       for (const t of timers) clearInterval(t);
+      await alerts.stop();
       // Inputs first so nothing new arrives, then drain the group commit.
       for (const s of sources) await s.stop().catch((err: Error) => log.warn({ err: err.message, source: s.name }, 'source stop failed'));
       await api.close();

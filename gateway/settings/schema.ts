@@ -13,6 +13,7 @@ import { checkOpcua, OpcuaSchema } from '../inputs/opcua/settings.js';
 import { checkProbes, ProbesSchema } from '../probes/settings.js';
 import { checkIndicators, IndicatorsSchema } from '../indicators/settings.js';
 import { checkIoc, IocSchema } from '../uplink/settings.js';
+import { AlertsSchema, checkAlerts } from '../alerts/settings.js';
 
 export { closest, summarizeIds, type CrossIssue } from './check-kit.js';
 
@@ -333,6 +334,7 @@ export const SettingsSchema = z
     probes: ProbesSchema.optional().describe("The gateway's own active probes: ICMP, TCP, HTTP(S), RTSP, SNMP, LAN sweep"),
     indicators: IndicatorsSchema.describe('Targets, responsible units and maintenance windows of the infrastructure indicators'),
     ioc: IocSchema.optional().describe('The feed to the province IOC (HTTPS outbox, optional MQTT uplink)'),
+    alerts: AlertsSchema.prefault({}).describe('Alert rules, channels (webhook, e-mail, Telegram, Zalo OA) and quiet hours'),
     sinks: z
       .array(SinkSchema)
       .default([])
@@ -457,6 +459,7 @@ export function crossCheck(raw: unknown): CrossIssue[] {
   if (s['probes'] !== undefined) checkProbes(loose(s['probes']), refs);
   if (s['indicators'] !== undefined) checkIndicators(loose(s['indicators']), refs);
   if (s['ioc'] !== undefined) checkIoc(loose(s['ioc']), refs);
+  if (s['alerts'] !== undefined) checkAlerts(loose(s['alerts']), refs);
 
   const mqtt = obj(s['mqtt']);
   if (mqtt['mode'] === 'external' && mqtt['external'] === undefined) {
