@@ -22,8 +22,6 @@ import type { ApiRole, Settings } from './settings/schema.js';
 import { Store } from './store/store.js';
 import type { Sink } from './sinks/contract.js';
 import { Forwarder } from './sinks/forwarder.js';
-import { InfluxV1Sink } from './sinks/influx-v1.js';
-import { InfluxV2Sink } from './sinks/influx-v2.js';
 import { PointMapper } from './sinks/points.js';
 
 export interface BuildOptions {
@@ -124,10 +122,16 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   const sources: Source[] = broker ? [broker] : [new (await import('./inputs/mqtt-external.js')).ExternalBroker()];
 
   const mapper = new PointMapper(settings, inventory);
-  const forwarders = settings.sinks.map((sinkSettings) => {
-    const sink: Sink = sinkSettings.type === 'influxdb-v1' ? new InfluxV1Sink(sinkSettings) : new InfluxV2Sink(sinkSettings);
-    return new Forwarder(ctx, sink, sinkSettings, mapper);
-  });
+  // The InfluxDB client libraries are loaded only when a sink of their type is
+  // configured (test/footprint.test.ts): a commune without InfluxDB never loads them.
+  const forwarders: Forwarder[] = [];
+  for (const sinkSettings of settings.sinks) {
+    const sink: Sink =
+      sinkSettings.type === 'influxdb-v1'
+        ? new (await import('./sinks/influx-v1.js')).InfluxV1Sink(sinkSettings)
+        : new (await import('./sinks/influx-v2.js')).InfluxV2Sink(sinkSettings);
+    forwarders.push(new Forwarder(ctx, sink, sinkSettings, mapper));
+  }
   store.onCommit(() => {
     for (const f of forwarders) f.notify();
   });
