@@ -9,6 +9,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AlertEngine } from './alerts/engine.js';
 import { registerAlertRoutes } from './alerts/routes.js';
+import { dashboardPlugin } from './api/dashboard.js';
+import { historyPlugin } from './api/history.js';
+import { livePlugin } from './api/live.js';
 import { buildApi, type ApiPlugin } from './api/server.js';
 import { ClockGuard } from './clock-guard.js';
 import { systemClock, type Clock, type GatewayContext, type Source } from './context.js';
@@ -145,7 +148,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     startedAt,
     extraTokens: options.extraTokens ?? [],
     demo: settings.gateway.demo,
-    plugins: [(app) => registerAlertRoutes(app, alerts), ...(options.apiPlugins ?? [])],
+    plugins: [(app) => registerAlertRoutes(app, alerts), dashboardPlugin, livePlugin, historyPlugin, ...(options.apiPlugins ?? [])],
   });
 
   const timers: NodeJS.Timeout[] = [];

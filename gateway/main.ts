@@ -177,6 +177,7 @@ async function cmdStart(argv: string[]): Promise<void> {
     const bar = '='.repeat(72);
     process.stdout.write(
       `\n${bar}\n DEMO commune "${settings.commune.name}": ${gw.ctx.inventory.devices.size} simulated devices in ${settings.hamlets.length} hamlets\n` +
+        `   http://127.0.0.1:${ports.http}/                  (dashboard: log in with the viewer or officer token)\n` +
         `   http://127.0.0.1:${ports.http}/api/health        (no token)\n` +
         `   http://127.0.0.1:${ports.http}/docs              (API docs)\n` +
         `   viewer token:  ${viewerToken}\n` +

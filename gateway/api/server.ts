@@ -161,6 +161,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     // Requests are not logged one by one (a Pi's SD card); errors are.
     loggerInstance: ctx.log.child({ part: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Stop promptly: idle keep-alive sockets (a browser's, fetch's pool) would hold close() for seconds.
+    forceCloseConnections: true,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -205,13 +207,6 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   const r = app.withTypeProvider<ZodTypeProvider>();
   const errors = { 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 400: ErrorBody };
-
-  r.get('/', { schema: { hide: true } }, async (_req, reply) => {
-    return reply.type('text/html; charset=utf-8').send(
-      `<!doctype html><meta charset="utf-8"><title>commune-edge</title><h1>commune-edge · ${escapeHtml(ctx.settings.commune.name)}</h1>` +
-        `<ul><li><a href="/api/health">/api/health</a></li><li><a href="/docs">/docs</a> (API)</li></ul>`,
-    );
-  });
 
   r.get(
     '/api/health',
@@ -512,6 +507,3 @@ function sendError(reply: FastifyReply, code: ErrorCode, detail?: string) {
   return reply.status(e.status).send({ error: { code, message: detail ? `${e.message}: ${detail}` : e.message } });
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
