@@ -123,6 +123,8 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   const broker = settings.mqtt.mode === 'embedded' ? new EmbeddedBroker() : null;
   // The external-broker client (mqtt.js) is loaded only when configured: ~9 MB on a Pi.
   const sources: Source[] = broker ? [broker] : [new (await import('./inputs/mqtt-external.js')).ExternalBroker()];
+  // Field transports, each loaded only when configured (serialport, node-opcua: test/footprint.test.ts).
+  if (settings.modbus && settings.modbus.buses.length > 0) sources.push(new (await import('./inputs/modbus/source.js')).ModbusSource());
 
   const mapper = new PointMapper(settings, inventory);
   // The InfluxDB client libraries are loaded only when a sink of their type is

@@ -1,11 +1,12 @@
 /**
  * Soil probe (cảm biến độ ẩm đất) on a "Nông nghiệp số" pilot farm: a buried
  * capacitive/FDR probe measuring volumetric water content, soil temperature,
- * electrical conductivity and pH, read over RS-485 (Modbus RTU) or LoRa by a bridge
- * that publishes over MQTT. See README.md.
+ * electrical conductivity and pH (and N/P/K on "7-in-1" probes), read over RS-485
+ * (Modbus RTU: the gateway's own serial input, gateway/inputs/modbus) or LoRa by a
+ * bridge that publishes over MQTT. See README.md.
  */
 import { battery, capability, heartbeat, rssi } from '../capabilities.js';
-import { defineKind } from '../define.js';
+import { defineKind, type FieldSpec, type Label } from '../define.js';
 import { soilProbeSimulator } from './simulator.js';
 
 /**
@@ -17,6 +18,13 @@ import { soilProbeSimulator } from './simulator.js';
  */
 const DRY_MOISTURE_PCT = 1;
 const DRY_EC_US_CM = 10;
+
+/** Full scale of the widest common NPK probe (CWT NPK type: 1..2999 mg/kg). */
+const NPK_MAX_MG_KG = 2999;
+
+function npk(name: string, label: Label): FieldSpec {
+  return { name, type: 'float', unit: 'mg/kg', min: 0, max: NPK_MAX_MG_KG, label };
+}
 
 export const soilProbe = defineKind({
   id: 'soil_probe',
@@ -61,6 +69,13 @@ export const soilProbe = defineKind({
           max: 10,
           label: { vi: 'Độ pH của đất', en: 'Soil pH' },
         },
+        // Available nitrogen, phosphorus and potassium of "7-in-1" NPK probes (CWT
+        // NPK-type manual V1.4: 1..2999 mg/kg, resolution 1 mg/kg; other vendors
+        // 0..1999 or 0..2000). Beyond the widest full scale is a sensor error value
+        // (0xFFFF = 65535), not soil: kept, the reading marked uncertain.
+        npk('nitrogen_mg_kg', { vi: 'Hàm lượng đạm (N)', en: 'Nitrogen (N)' }),
+        npk('phosphorus_mg_kg', { vi: 'Hàm lượng lân (P)', en: 'Phosphorus (P)' }),
+        npk('potassium_mg_kg', { vi: 'Hàm lượng kali (K)', en: 'Potassium (K)' }),
       ],
       (f) => {
         const m = f['moisture_pct'];

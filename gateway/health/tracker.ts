@@ -98,12 +98,13 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
     this.set(s, verdict.state, verdict.reason, reading.receivedAt);
   }
 
-  observeStatus(deviceId: string, online: boolean, now: number): void {
+  /** `reason`: why it is offline, from the transport (`offline` = the device's own last-will). */
+  observeStatus(deviceId: string, online: boolean, now: number, reason = 'offline'): void {
     const s = this.status.get(deviceId);
     if (!s) return;
     s.lastSeen = now;
     this.dirty.add(deviceId);
-    if (!online) this.set(s, 'DOWN', 'offline', now);
+    if (!online) this.set(s, 'DOWN', reason, now);
     else if (s.state === 'DOWN' || s.state === 'UNKNOWN') this.set(s, 'UP', 'online', now);
   }
 

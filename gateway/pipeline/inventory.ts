@@ -68,6 +68,7 @@ export class Inventory {
       this.credentials.set(b.id, { username: b.id, passwordHash: b.passwordHash, publishTopics: new Set(), namespaces: [] });
     }
     const templateSeen = new Set<string>();
+    const polled = polledIntervals(settings);
     for (const d of settings.devices) {
       const kind = kindById(d.kind);
       if (!kind) throw new Error(`unknown kind ${d.kind}`); // unreachable: the schema checked it
@@ -76,7 +77,10 @@ export class Inventory {
       const telemetryTopic = profile.topics.telemetry.replaceAll('{device}', ext);
       const statusTopic = profile.topics.status === null ? null : profile.topics.status.replaceAll('{device}', ext);
       const kindOverride = settings.health.kinds[d.kind];
-      const heartbeatS = d.heartbeatS ?? kindOverride?.heartbeatS ?? kind.heartbeatS;
+      // A device the gateway polls itself reports as often as it is polled, whatever its kind's default
+      // (a soil probe on LoRa every 15 min, the same probe on RS-485 polled every minute).
+      const pollS = polled.get(d.id);
+      const heartbeatS = d.heartbeatS ?? (pollS !== undefined ? Math.max(1, Math.ceil(pollS)) : undefined) ?? kindOverride?.heartbeatS ?? kind.heartbeatS;
       const missed = kindOverride?.missedHeartbeats ?? settings.health.missedHeartbeats;
       const device: InventoryDevice = {
         id: d.id,
@@ -140,4 +144,15 @@ function namespaceOf(template: string, ext: string): string {
 function templateRegex(template: string): RegExp {
   const parts = template.split('{device}').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   return new RegExp(`^${parts.join('[^/]+')}$`);
+}
+
+/**
+ * Devices the gateway polls itself (Modbus slaves, probe targets) and their
+ * interval in seconds; the slowest wins when a device is polled twice.
+ */
+export function polledIntervals(settings: Settings): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (device: string, s: number) => out.set(device, Math.max(out.get(device) ?? 0, s));
+  for (const bus of settings.modbus?.buses ?? []) for (const slave of bus.slaves) add(slave.device, slave.pollS);
+  return out;
 }
