@@ -4,8 +4,10 @@
  */
 import type { DeviceKind } from './define.js';
 import { camera } from './camera/kind.js';
+import { irrigation } from './irrigation/kind.js';
 import { loudspeaker } from './loudspeaker/kind.js';
 import { network } from './network/kind.js';
+import { officePc } from './office_pc/kind.js';
 import { power } from './power/kind.js';
 import { soilProbe } from './soil_probe/kind.js';
 import { vconf } from './vconf/kind.js';
@@ -19,6 +21,8 @@ export const KINDS = [
   soilProbe,
   vconf,
   power,
+  irrigation,
+  officePc,
 ] as const satisfies readonly DeviceKind[];
 
 export type KindId = (typeof KINDS)[number]['id'];

@@ -25,6 +25,7 @@ import type { ApiRole, Settings } from './settings/schema.js';
 import { Store } from './store/store.js';
 import type { Sink } from './sinks/contract.js';
 import { Forwarder } from './sinks/forwarder.js';
+import { ProbeSource, type ProbeSourceOptions } from './probes/source.js';
 import { PointMapper } from './sinks/points.js';
 
 export interface BuildOptions {
@@ -36,6 +37,11 @@ export interface BuildOptions {
   timers?: boolean;
   /** Extra API route modules (tests of parts not wired here yet). */
   apiPlugins?: ApiPlugin[];
+  /**
+   * Options of the probe scheduler, or `false` to leave it out even when `probes:`
+   * is configured (scheduler tests start their own with test seams).
+   */
+  probes?: ProbeSourceOptions | false;
 }
 
 export interface Gateway {
@@ -125,6 +131,8 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   const sources: Source[] = broker ? [broker] : [new (await import('./inputs/mqtt-external.js')).ExternalBroker()];
   // Field transports, each loaded only when configured (serialport, node-opcua: test/footprint.test.ts).
   if (settings.modbus && settings.modbus.buses.length > 0) sources.push(new (await import('./inputs/modbus/source.js')).ModbusSource());
+  // The probe scheduler is light; its SNMP probe (net-snmp) is loaded only when an snmp target exists.
+  if (settings.probes && options.probes !== false) sources.push(new ProbeSource(options.probes));
 
   const mapper = new PointMapper(settings, inventory);
   // The InfluxDB client libraries are loaded only when a sink of their type is

@@ -93,7 +93,9 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
     s.lastSeen = reading.receivedAt;
     s.lastReading = s.lastReading ? mergeReading(s.lastReading, reading) : reading;
     this.dirty.add(reading.deviceId);
-    let verdict = worst(device.kind.health(s.lastReading.fields, { id: device.id, kind: device.kind.id, role: device.role }), transportVerdict);
+    const kindVerdict = device.kind.health(s.lastReading.fields, { id: device.id, kind: device.kind.id, role: device.role });
+    // The transport's verdict first: on a tie its reason is the more precise (a probe's `timeout` or `refused` beats the kind's `no-answer`).
+    let verdict = transportVerdict ? worst(transportVerdict, kindVerdict) : kindVerdict;
     if (verdict.state === 'UP' && implausible.length) verdict = { state: 'DEGRADED', reason: `implausible-${implausible[0]}` };
     this.set(s, verdict.state, verdict.reason, reading.receivedAt);
   }

@@ -154,5 +154,10 @@ export function polledIntervals(settings: Settings): Map<string, number> {
   const out = new Map<string, number>();
   const add = (device: string, s: number) => out.set(device, Math.max(out.get(device) ?? 0, s));
   for (const bus of settings.modbus?.buses ?? []) for (const slave of bus.slaves) add(slave.device, slave.pollS);
+  const probes = settings.probes;
+  if (probes) {
+    for (const t of probes.targets) add(t.device, t.intervalS ?? probes.defaults.intervalS);
+    for (const c of probes.lanSweep?.computers ?? []) add(c.device, probes.lanSweep!.intervalS);
+  }
   return out;
 }

@@ -62,6 +62,17 @@ export function buildDemoSettings(): SettingsInput {
     devices.push({ id: `dat-${i}`, name: `Cảm biến độ ẩm đất ${i} (${i <= 3 ? 'trang trại A' : 'trang trại B'})`, kind: 'soil_probe', hamlet, role: 'farm', bridge: 'lora-gw' });
   }
 
+  // Irrigation of the pilot farms: the PLC's pump station and a valve group, reported by the
+  // farm bridge over MQTT in the demo (a real deployment reads the PLC over OPC UA: opcua:).
+  devices.push({ id: 'tuoi-tram-bom-a', name: 'Trạm bơm tưới trang trại A', kind: 'irrigation', hamlet: 'ap-11', role: 'pump_station', bridge: 'lora-gw' });
+  devices.push({ id: 'tuoi-van-b', name: 'Cụm van tưới trang trại B', kind: 'irrigation', hamlet: 'ap-14', role: 'valve_group', bridge: 'lora-gw' });
+
+  // Office computers (seen by the LAN sweep in a real deployment; the network agent reports them in the demo).
+  for (let i = 1; i <= 4; i++) {
+    devices.push({ id: `pc-vanphong-${i}`, name: `Máy tính văn phòng ${i}`, kind: 'office_pc', hamlet: 'ap-01', role: 'office', bridge: 'agent-mang' });
+  }
+  devices.push({ id: 'pc-motcua-1', name: 'Máy tính bộ phận một cửa 1', kind: 'office_pc', hamlet: 'ap-01', role: 'onestop', bridge: 'agent-mang' });
+
   // Video conference endpoint of the meeting room.
   devices.push(own({ id: 'hntt-phonghop', name: 'Thiết bị hội nghị truyền hình phòng họp', kind: 'vconf', hamlet: 'ap-01', role: 'office' }));
 

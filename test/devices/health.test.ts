@@ -92,6 +92,22 @@ const TABLES: Record<string, Row[]> = {
     ['high jitter alone is not judged', 'office', { in_call: true, jitter_ms: 150 }, ...OK],
     ['unregistered outranks call loss', 'office', { registered: false, in_call: true, call_loss_pct: 9 }, 'DOWN', 'not-registered'],
   ],
+  office_pc: [
+    ['seen by ARP only (Windows drops ping)', 'office', { probe_ok: true, seen_icmp: false, seen_arp: true, last_seen_min: 0 }, ...OK],
+    ['within the look-back window', 'office', { probe_ok: true, seen_arp: false, last_seen_min: 14 }, ...OK],
+    ['past the look-back window', 'office', { probe_ok: false, last_seen_min: 16 }, 'DOWN', 'no-answer'],
+    ['MAC mismatch', 'onestop', { probe_ok: true, seen_arp: true, mac_ok: false }, 'DEGRADED', 'mac-mismatch'],
+    ['MAC as in the inventory', 'onestop', { probe_ok: true, mac_ok: true }, ...OK],
+    ['no-answer outranks mac-mismatch', 'office', { probe_ok: false, mac_ok: false }, 'DOWN', 'no-answer'],
+  ],
+  irrigation: [
+    ['pump running with flow', 'pump_station', { plc_online: true, pump_running: true, valve_open: true, flow_l_min: 120, pressure_bar: 2.1, tank_level_pct: 60 }, ...OK],
+    ['PLC unreachable', 'pump_station', { plc_online: false, pump_running: true }, 'DOWN', 'plc-offline'],
+    ['pump tripped while commanded on', 'pump_station', { plc_online: true, pump_running: false, pump_fault: true }, 'DOWN', 'pump-fault'],
+    ['tank nearly empty while pumping', 'pump_station', { plc_online: true, pump_running: true, tank_level_pct: 5, flow_l_min: 80 }, 'DEGRADED', 'dry-run-risk'],
+    ['valve open under pressure, no flow', 'valve_group', { plc_online: true, valve_open: true, pressure_bar: 2, flow_l_min: 0 }, 'DEGRADED', 'no-flow'],
+    ['idle and closed', 'valve_group', { plc_online: true, pump_running: false, valve_open: false, flow_l_min: 0 }, ...OK],
+  ],
   power: [
     ['on mains', 'office', { mains_ok: true, on_battery: false, battery_pct: 100, input_v: 225 }, ...OK],
     ['on battery', 'rack', { mains_ok: false, on_battery: true, battery_pct: 80, runtime_min: 20 }, 'DEGRADED', 'on-battery'],
