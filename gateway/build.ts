@@ -26,6 +26,12 @@ import { Store } from './store/store.js';
 import type { Sink } from './sinks/contract.js';
 import { Forwarder } from './sinks/forwarder.js';
 import { ProbeSource, type ProbeSourceOptions } from './probes/source.js';
+import { reportComputer, type ComputeReportFn } from './indicators/engine.js';
+import { scheduleRollup } from './indicators/rollup.js';
+import { indicatorsApiPlugin } from './indicators/routes.js';
+import { registerReportRoutes } from './report/routes.js';
+import { IocFeed } from './uplink/feed.js';
+import { registerIocRoutes } from './uplink/routes.js';
 import { PointMapper } from './sinks/points.js';
 
 export interface BuildOptions {
@@ -42,6 +48,8 @@ export interface BuildOptions {
    * is configured (scheduler tests start their own with test seams).
    */
   probes?: ProbeSourceOptions | false;
+  /** Replaces the indicators engine behind the report routes and the IOC feed (tests with a fixed report). */
+  computeReport?: ComputeReportFn;
 }
 
 export interface Gateway {
@@ -53,6 +61,10 @@ export interface Gateway {
   /** One per configured sink (InfluxDB v1 / v2). */
   forwarders: Forwarder[];
   alerts: AlertEngine;
+  /** The province IOC feed, when `ioc:` is configured. */
+  iocFeed: IocFeed | null;
+  /** Indicators of a period (`2026-H1`, ...), as the API, the report and the IOC feed compute them. */
+  computeReport: ComputeReportFn;
   start(): Promise<void>;
   stop(reason?: string): Promise<void>;
   /** Bound ports after start (0 in settings = a free port). */
@@ -131,6 +143,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   const sources: Source[] = broker ? [broker] : [new (await import('./inputs/mqtt-external.js')).ExternalBroker()];
   // Field transports, each loaded only when configured (serialport, node-opcua: test/footprint.test.ts).
   if (settings.modbus && settings.modbus.buses.length > 0) sources.push(new (await import('./inputs/modbus/source.js')).ModbusSource());
+  if (settings.opcua && settings.opcua.servers.length > 0) sources.push(new (await import('./inputs/opcua/source.js')).OpcuaSource());
   // The probe scheduler is light; its SNMP probe (net-snmp) is loaded only when an snmp target exists.
   if (settings.probes && options.probes !== false) sources.push(new ProbeSource(options.probes));
 
@@ -151,6 +164,9 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   store.setUndeliveredFrom(() => (forwarders.length ? Math.min(...forwarders.map((f) => f.readingsCursor())) : null));
 
   const alerts = new AlertEngine(settings.commune.timezone);
+  // The indicators engine, shared by the API, the half-year report and the IOC feed.
+  const computeReport = options.computeReport ?? reportComputer({ settings, store, inventory, clock: clockGuard });
+  const iocFeed = settings.ioc ? new IocFeed({ settings: settings.ioc, computeReport: (periodId) => computeReport(periodId) }) : null;
   const api = await buildApi({
     forwarders,
     ctx,
@@ -158,7 +174,16 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     startedAt,
     extraTokens: options.extraTokens ?? [],
     demo: settings.gateway.demo,
-    plugins: [(app) => registerAlertRoutes(app, alerts), dashboardPlugin, livePlugin, historyPlugin, ...(options.apiPlugins ?? [])],
+    plugins: [
+      (app) => registerAlertRoutes(app, alerts),
+      indicatorsApiPlugin,
+      (app) => registerReportRoutes(app, { computeReport, inventory: () => ({ hamlets: settings.hamlets }) }),
+      ...(iocFeed ? [(app: FastifyInstance) => registerIocRoutes(app, { feed: iocFeed })] : []),
+      dashboardPlugin,
+      livePlugin,
+      historyPlugin,
+      ...(options.apiPlugins ?? []),
+    ],
   });
 
   const timers: NodeJS.Timeout[] = [];
@@ -174,6 +199,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   };
 
   let stopped = false;
+  let stopRollup: (() => void) | null = null;
   const ports = () => {
     const addr = api.server.address();
     return { http: typeof addr === 'object' && addr ? addr.port : settings.api.port, mqtt: broker?.ports.mqtt };
@@ -185,12 +211,17 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     broker,
     forwarders,
     alerts,
+    iocFeed,
+    computeReport,
     tick,
     async start() {
       store.recordBeat(runId, clockGuard.now());
       for (const s of sources) await s.start(ctx);
       for (const f of forwarders) f.start();
+      if (iocFeed) await iocFeed.start(ctx);
       alerts.start(ctx);
+      // Readings-based indicators (soil completeness, RSRP, mains) are rolled up every minute, so they survive spool eviction.
+      if (options.timers !== false) stopRollup = scheduleRollup(ctx);
       await api.listen({ port: settings.api.port, host: settings.api.host });
       if (options.timers !== false) timers.push(setInterval(tick, 1000));
       // With --expose-gc (set in the shebang of main.ts), a full collection every
@@ -217,6 +248,8 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
       await alerts.stop();
       // Inputs first so nothing new arrives, then drain the group commit.
       for (const s of sources) await s.stop().catch((err: Error) => log.warn({ err: err.message, source: s.name }, 'source stop failed'));
+      await iocFeed?.stop().catch((err: Error) => log.warn({ err: err.message }, 'IOC feed stop failed'));
+      stopRollup?.();
       await api.close();
       // The spool is on disk: forwarders stop after their write in flight.
       await Promise.all(forwarders.map((f) => f.stop()));

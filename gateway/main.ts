@@ -42,6 +42,12 @@ Usage:
   commune-edge simulate [-c FILE] [--url mqtt://HOST:PORT] [--passwords FILE] [--speed X]
                         [--fault TYPE:TARGET[@START_S][+DURATION_S]]... [--duration S]
       Drive the inventory as real MQTT clients (faults: silent, offline, power, flap, degrade).
+  commune-edge indicators [-c FILE] [--data-dir DIR] [--period 2026-H1] [--json]
+      The infrastructure indicators of a period (default: this month): Vietnamese table or JSON.
+  commune-edge report --period 2026-H1 [--format xlsx|csv|pdf] [-o FILE] [-c FILE] [--data-dir DIR] [--lang vi|en]
+      The half-year report of the culture-society office (Phòng VH-XH), with a progress bar.
+  commune-edge ioc-receiver [--port N] [--data-dir DIR] ...
+      The reference receiver of the province IOC feed (commune-edge ioc-receiver --help).
   commune-edge hash-password [PASSWORD]     scrypt hash for devices[].passwordHash (reads stdin if omitted)
   commune-edge hash-token                   a new API token and its hash for api.tokens[]
   commune-edge schema                       print the JSON Schema of the config
@@ -188,6 +194,82 @@ async function cmdStart(argv: string[]): Promise<void> {
   }
 }
 
+/** Settings for the commands that read the store of a (possibly running) gateway: -c FILE (default: the demo), --data-dir. */
+function storeSettings(values: { config?: string | undefined; 'data-dir'?: string | undefined }): Settings {
+  const { result, file } = loadConfig(values.config, values['data-dir'] ? { dataDir: values['data-dir'] } : {});
+  if (!result.ok) {
+    console.error(formatProblems(file, result.problems));
+    process.exit(1);
+  }
+  return result.settings;
+}
+
+async function cmdIndicators(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, 'data-dir': { type: 'string' }, period: { type: 'string', short: 'p' }, json: { type: 'boolean' } },
+  });
+  const settings = storeSettings(values);
+  const { runIndicatorsCommand } = await import('./indicators/cli.js');
+  process.exitCode = await runIndicatorsCommand({ settings, periodId: values.period, format: values.json ? 'json' : 'table', out: process.stdout, err: process.stderr });
+}
+
+async function cmdReport(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
+      period: { type: 'string', short: 'p' },
+      format: { type: 'string', short: 'f', default: 'xlsx' },
+      out: { type: 'string', short: 'o' },
+      lang: { type: 'string', default: 'vi' },
+    },
+  });
+  if (!values.period) {
+    console.error('report: --period is required, e.g. --period 2026-H1 (also 2026-H2, 2026, 2026-Q3, 2026-05, 2026-01-01..2026-03-31)');
+    process.exit(2);
+  }
+  if (!['xlsx', 'csv', 'pdf'].includes(values.format)) {
+    console.error(`report: --format must be xlsx, csv or pdf (got "${values.format}")`);
+    process.exit(2);
+  }
+  if (values.lang !== 'vi' && values.lang !== 'en') {
+    console.error(`report: --lang must be vi or en (got "${values.lang}")`);
+    process.exit(2);
+  }
+  const settings = storeSettings(values);
+  const [{ openIndicatorStore }, { reportComputer }, { runReportCommand }, { Inventory }] = await Promise.all([
+    import('./indicators/cli.js'),
+    import('./indicators/engine.js'),
+    import('./report/cli.js'),
+    import('./pipeline/inventory.js'),
+  ]);
+  let opened;
+  try {
+    opened = openIndicatorStore(settings, (t) => process.stderr.write(t));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  try {
+    // The store was rolled up when opened; the computation must not write beside a running gateway.
+    const compute = reportComputer({ settings, store: opened.store, inventory: new Inventory(settings), rollup: false });
+    const result = await runReportCommand({
+      computeReport: (periodId, onProgress) => compute(periodId, onProgress),
+      periodId: values.period,
+      format: values.format as 'xlsx' | 'csv' | 'pdf',
+      ...(values.out ? { outPath: values.out } : {}),
+      stderrIsTTY: process.stderr.isTTY === true,
+      lang: values.lang,
+      inventory: { hamlets: settings.hamlets },
+    });
+    process.exitCode = result.exitCode;
+  } finally {
+    opened.close();
+  }
+}
+
 function cmdCheckConfig(argv: string[]): void {
   const file = argv[0];
   if (!file) {
@@ -285,6 +367,12 @@ export async function main(argv: string[]): Promise<void> {
     case 'schema':
       console.log(JSON.stringify(settingsJsonSchema(), null, 2));
       return;
+    case 'indicators':
+      return cmdIndicators(rest);
+    case 'report':
+      return cmdReport(rest);
+    case 'ioc-receiver':
+      return (await import('./uplink/receiver.js')).runIocReceiverCommand(rest);
     case 'demo-config': {
       const { values } = parseArgs({ args: rest, options: { 'influxdb-v2': { type: 'string' } } });
       process.stdout.write(demoConfigYaml(values['influxdb-v2']));

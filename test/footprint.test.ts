@@ -14,6 +14,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const LAZY = [
   'node-opcua-client', // OPC UA: only with `opcua:` (~tens of MB)
   'node-opcua-server', // the irrigation simulator
+  'node-opcua-certificate-manager',
   'serialport', // Modbus RTU: only with `modbus:` (native binding)
   'modbus-serial',
   'net-snmp', // SNMP probes: only with snmp targets

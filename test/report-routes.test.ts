@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodedError } from '../gateway/errors.js';
 import type { IndicatorReport } from '../gateway/indicators/types.js';
 import type { ComputeReport } from '../gateway/report/cli.js';
-import { contentDisposition, registerReportRoutes } from '../gateway/report/routes.js';
+import { contentDisposition } from '../gateway/report/routes.js';
 import { SAMPLE_HAMLETS, sampleReport } from '../gateway/report/sample.js';
 import { removeDir, startTestGateway, TOKENS, type TestGateway } from './helpers/gateway.js';
 
@@ -24,7 +24,8 @@ const computeReport: ComputeReport = (periodId) => {
 
 let t: TestGateway;
 beforeAll(async () => {
-  t = await startTestGateway((s) => s, { apiPlugins: [(app) => registerReportRoutes(app, { computeReport, inventory: () => ({ hamlets: SAMPLE_HAMLETS }) })] });
+  // The gateway's own report routes, with the engine replaced by the sample report (and its hamlets).
+  t = await startTestGateway((s) => ({ ...s, hamlets: SAMPLE_HAMLETS.map((h) => ({ id: h.id, name: h.name })) , devices: [] }), { computeReport: async (p, onProgress) => computeReport(p, onProgress ?? (() => undefined)) });
 });
 afterAll(async () => {
   await t?.close();

@@ -457,7 +457,7 @@ export function crossCheck(raw: unknown): CrossIssue[] {
   if (s['modbus'] !== undefined) checkModbus(loose(s['modbus']), refs);
   if (s['opcua'] !== undefined) checkOpcua(loose(s['opcua']), refs);
   if (s['probes'] !== undefined) checkProbes(loose(s['probes']), refs);
-  if (s['indicators'] !== undefined) checkIndicators(loose(s['indicators']), refs);
+  if (s['indicators'] !== undefined) checkIndicators(loose(s['indicators']), refs, hamletIds);
   if (s['ioc'] !== undefined) checkIoc(loose(s['ioc']), refs);
   if (s['alerts'] !== undefined) checkAlerts(loose(s['alerts']), refs);
 
