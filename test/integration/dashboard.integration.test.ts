@@ -492,15 +492,26 @@ describe('dashboard in headless Chromium', () => {
     await page.reload();
     await page.locator('.tiles [data-hamlet]').first().waitFor();
     await hasAttr(page.locator('html'), 'lang', 'en');
-    await go(page, '#/indicators?period=2026-H1');
-    await page.locator('tr[data-indicator="loudspeaker_availability"]').waitFor();
-    // English number format: decimal point.
-    expect(await page.locator('tr[data-indicator="loudspeaker_availability"] td.result').textContent()).toBe('97.8 %');
-    expect(await page.locator('tr[data-indicator="loudspeaker_availability"] [data-status]').textContent()).toContain('Met');
+    // This month's indicators (the test's history is there): an indicator with a fractional value shows the
+    // decimal point in English and the decimal comma in Vietnamese, the same number as the API's.
+    const month = (await api('/api/indicators')) as IndicatorReport;
+    const ind = month.indicators.find((x) => x.value !== null && Math.abs(x.value * 10 - Math.round(x.value * 10)) < 1e-9 && Math.round(x.value * 10) % 10 !== 0)
+      ?? month.indicators.find((x) => x.value !== null && !Number.isInteger(x.value));
+    expect(ind, 'an indicator with a fractional value this month').toBeDefined();
+    await go(page, `#/indicators?period=${month.period.id}`);
+    const cell = page.locator(`tr[data-indicator="${ind!.id}"] td.result`);
+    await cell.waitFor();
+    const en = (await cell.textContent())!;
+    expect(en).toMatch(/^\d{1,3}(,\d{3})*\.\d+/);
+    expect(Number(/^[\d,]+\.\d+/.exec(en)![0].replace(/,/g, ''))).toBeCloseTo(ind!.value!, 1);
+    const statusEn = { DAT: 'Met', CHUA_DAT: 'Not met', KHONG_DU_DU_LIEU: 'Insufficient data' }[ind!.status];
+    expect(await page.locator(`tr[data-indicator="${ind!.id}"] [data-status]`).textContent()).toContain(statusEn);
     await page.screenshot({ path: join(SHOTS, '09-indicators-english.png'), fullPage: true });
     await page.locator('#lang-switch').click();
     await hasAttr(page.locator('html'), 'lang', 'vi');
-    expect(await page.locator('tr[data-indicator="loudspeaker_availability"] td.result').textContent()).toBe('97,8 %');
+    const vi = (await cell.textContent())!;
+    expect(vi).toMatch(/^\d{1,3}(\.\d{3})*,\d+/);
+    expect(parseViNumber(vi)).toBeCloseTo(ind!.value!, 1);
     await page.close();
   });
 

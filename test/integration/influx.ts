@@ -15,7 +15,7 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -286,6 +286,18 @@ export class InfluxV1 {
     if (!this.running) throw new Error('influxd is not running');
     this.child!.signal('SIGSTOP');
     this.isPaused = true;
+    // kill(2) returns before the target is stopped; on a loaded machine influxd could still
+    // answer a request. Wait (briefly, synchronously) until the kernel shows it stopped (state T).
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      try {
+        const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state === 'T' || state === 't') break;
+      } catch {
+        break;
+      }
+    }
   }
 
   /** SIGCONT: requests made while paused are answered now. */
