@@ -42,6 +42,8 @@ Usage:
   commune-edge simulate [-c FILE] [--url mqtt://HOST:PORT] [--passwords FILE] [--speed X]
                         [--fault TYPE:TARGET[@START_S][+DURATION_S]]... [--duration S]
       Drive the inventory as real MQTT clients (faults: silent, offline, power, flap, degrade).
+  commune-edge simulate-peers [--opcua-port N] [--rtsp-port N] [--modbus-path PATH]
+      Field-device simulators (OPC UA irrigation PLC, RTSP camera, RS-485 soil probes) for trying modbus:/opcua:/probes:.
   commune-edge indicators [-c FILE] [--data-dir DIR] [--period 2026-H1] [--json]
       The infrastructure indicators of a period (default: this month): Vietnamese table or JSON.
   commune-edge report --period 2026-H1 [--format xlsx|csv|pdf] [-o FILE] [-c FILE] [--data-dir DIR] [--lang vi|en]
@@ -371,6 +373,8 @@ export async function main(argv: string[]): Promise<void> {
       return cmdIndicators(rest);
     case 'report':
       return cmdReport(rest);
+    case 'simulate-peers':
+      return (await import('./simulate/peers.js')).runSimulatePeers(rest);
     case 'ioc-receiver':
       return (await import('./uplink/receiver.js')).runIocReceiverCommand(rest);
     case 'demo-config': {
