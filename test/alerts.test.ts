@@ -193,6 +193,8 @@ describe('alerts', () => {
     g.gw.ctx.health.observeStatus('ups-01', false, g.gw.ctx.clock.now());
     await until(() => hook.got.length === 1, 10_000, 'delivered after two 503s');
     expect(calls).toBe(3);
+    // The peer records the request before it answers: wait until the gateway has the 200 and marked the notice sent.
+    await until(async () => (await g.get('/api/alerts/outbox', 'officer')).json.notices[0]?.sentAt != null, 10_000, 'notice marked sent');
     const outbox = await g.get('/api/alerts/outbox', 'officer');
     expect(outbox.json.notices[0]).toMatchObject({ channel: 'hook', phase: 'fire', attempts: 3, lastError: null, parked: false });
     expect(outbox.json.notices[0].sentAt).not.toBeNull();

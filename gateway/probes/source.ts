@@ -20,6 +20,7 @@
  *   submits nothing: the device is not marked DOWN for the gateway's problem.
  *   One failing probe never affects the others.
  */
+import { setMaxListeners } from 'node:events';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { HealthState } from '../../devices/define.js';
 import type { GatewayContext, Source, SourceStatus } from '../context.js';
@@ -205,6 +206,8 @@ export class ProbeSource implements Source {
     this.semaphore = new Semaphore(settings.concurrency);
     this.metrics = metricsOn(ctx.metrics.registry, () => this.semaphore);
     this.stopController = new AbortController();
+    // Every run in flight or waiting for a slot listens to it (up to the number of targets): not a leak.
+    setMaxListeners(0, this.stopController.signal);
     this.probes.set('tcp', tcpProbe);
     this.probes.set('http', httpProbe);
     this.probes.set('rtsp', rtspProbe);
