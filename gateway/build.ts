@@ -25,13 +25,12 @@ import type { ApiRole, Settings } from './settings/schema.js';
 import { Store } from './store/store.js';
 import type { Sink } from './sinks/contract.js';
 import { Forwarder } from './sinks/forwarder.js';
-import { ProbeSource, type ProbeSourceOptions } from './probes/source.js';
+import type { ProbeSourceOptions } from './probes/source.js';
 import { reportComputer, type ComputeReportFn } from './indicators/engine.js';
 import { scheduleRollup } from './indicators/rollup.js';
 import { indicatorsApiPlugin } from './indicators/routes.js';
 import { registerReportRoutes } from './report/routes.js';
-import { IocFeed } from './uplink/feed.js';
-import { registerIocRoutes } from './uplink/routes.js';
+import type { IocFeed } from './uplink/feed.js';
 import { PointMapper } from './sinks/points.js';
 
 export interface BuildOptions {
@@ -144,8 +143,8 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   // Field transports, each loaded only when configured (serialport, node-opcua: test/footprint.test.ts).
   if (settings.modbus && settings.modbus.buses.length > 0) sources.push(new (await import('./inputs/modbus/source.js')).ModbusSource());
   if (settings.opcua && settings.opcua.servers.length > 0) sources.push(new (await import('./inputs/opcua/source.js')).OpcuaSource());
-  // The probe scheduler is light; its SNMP probe (net-snmp) is loaded only when an snmp target exists.
-  if (settings.probes && options.probes !== false) sources.push(new ProbeSource(options.probes));
+  // The probe scheduler is loaded only when probes: is configured; its SNMP probe (net-snmp) only when an snmp target exists.
+  if (settings.probes && options.probes !== false) sources.push(new (await import('./probes/source.js')).ProbeSource(options.probes));
 
   const mapper = new PointMapper(settings, inventory);
   // The InfluxDB client libraries are loaded only when a sink of their type is
@@ -166,7 +165,11 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
   const alerts = new AlertEngine(settings.commune.timezone);
   // The indicators engine, shared by the API, the half-year report and the IOC feed.
   const computeReport = options.computeReport ?? reportComputer({ settings, store, inventory, clock: clockGuard });
-  const iocFeed = settings.ioc ? new IocFeed({ settings: settings.ioc, computeReport: (periodId) => computeReport(periodId) }) : null;
+  // The IOC feed (envelope schemas, outbox, HTTP client) is loaded only when `ioc:` is configured.
+  const iocFeed: IocFeed | null = settings.ioc
+    ? new (await import('./uplink/feed.js')).IocFeed({ settings: settings.ioc, computeReport: (periodId) => computeReport(periodId) })
+    : null;
+  const iocRoutes = iocFeed ? (await import('./uplink/routes.js')).registerIocRoutes : null;
   const api = await buildApi({
     forwarders,
     ctx,
@@ -178,7 +181,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
       (app) => registerAlertRoutes(app, alerts),
       indicatorsApiPlugin,
       (app) => registerReportRoutes(app, { computeReport, inventory: () => ({ hamlets: settings.hamlets }) }),
-      ...(iocFeed ? [(app: FastifyInstance) => registerIocRoutes(app, { feed: iocFeed })] : []),
+      ...(iocFeed && iocRoutes ? [(app: FastifyInstance) => iocRoutes(app, { feed: iocFeed })] : []),
       dashboardPlugin,
       livePlugin,
       historyPlugin,
