@@ -141,7 +141,7 @@ async function runOne(opts: Options, map: (typeof MAPS)[number], turnaroundMs: n
   const pty = new PtyPair(dir);
   let bus: SoilProbeBus | undefined;
   let gw: Gateway | undefined;
-  const source = new ModbusSource();
+  let source: ModbusSource | undefined;
   const line: LineFormat = { ...LINE, baudRate: opts.baudRate };
   try {
     await pty.start();
@@ -154,11 +154,14 @@ async function runOne(opts: Options, map: (typeof MAPS)[number], turnaroundMs: n
     });
     gw = await buildGateway(settingsFrom(settingsFor(dir, pty.gwPath, map, opts.slaves, line.baudRate)), { logger: pino({ level: 'silent' }) });
     await gw.start();
-    await source.start(gw.ctx);
+    // buildGateway loaded and started the Modbus source because `modbus:` is configured.
+    source = gw.sources.find((x): x is ModbusSource => x instanceof ModbusSource);
+    if (!source) throw new Error('the gateway did not start its Modbus source');
+    const poller = source;
 
     await sleep(opts.warmupSeconds * 1000);
     const count = () => {
-      const s = source.snapshot()[0]!.slaves;
+      const s = poller.snapshot()[0]!.slaves;
       return {
         ok: s.reduce((n, x) => n + x.okPolls, 0),
         failed: s.reduce((n, x) => n + (Object.values(x.requests).reduce((a, b) => a + b, 0) - x.requests.ok), 0),
@@ -200,7 +203,6 @@ async function runOne(opts: Options, map: (typeof MAPS)[number], turnaroundMs: n
       slavesAt10s: Math.floor(measured / 6),
     };
   } finally {
-    await source.stop().catch(() => undefined);
     await bus?.close().catch(() => undefined);
     await gw?.stop('bench').catch(() => undefined);
     await pty.stop().catch(() => undefined);
