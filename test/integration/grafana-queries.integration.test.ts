@@ -74,10 +74,19 @@ describe('Grafana dashboards against InfluxDB with demo data', () => {
     });
     sim.start();
     cleanup.add('simulation', () => sim.stop());
-    // Data in every measurement the dashboards read, down states included.
+    // Data in every measurement the dashboards read, down states included, and for every panel query
+    // (a one-stop-shop camera's first reading can come a little after the others).
     await waitFor(
       'demo data in InfluxDB',
       async () => {
+        for (const { json } of dashboards) {
+          for (const panel of json.panels) {
+            for (const t of panel.targets) {
+              const rows = (await influx.query(expand(t.query), db).catch(() => [])).flatMap((r) => r.series ?? []);
+              if (rows.length === 0) return false;
+            }
+          }
+        }
         const need = ['device_state', 'soil_probe', 'loudspeaker', 'camera', 'network', 'power', 'gateway_heartbeat'];
         for (const m of need) {
           const rows = await influx.rows(`SELECT count(*) FROM "${m}"`, db).catch(() => []);
