@@ -125,9 +125,13 @@ export class AlertEngine {
       dropped: new Counter({ name: 'ce_alert_outbox_dropped_total', help: 'Unsent notices dropped because the outbox reached alerts.maxOutbox', registers: [ctx.metrics.registry] }),
     };
     for (const c of this.settings.channels) this.channels.set(c.id, createChannel(c));
-    ctx.health.on('transition', this.onTransition);
-    this.timer = setInterval(() => this.evaluate(), this.settings.evaluateS * 1000);
-    this.timer.unref();
+    // No rules, nothing to evaluate: no timer, no listener (a Pi without alerts pays nothing);
+    // notices left in the outbox by an earlier configuration are still sent below.
+    if (this.settings.rules.length > 0) {
+      ctx.health.on('transition', this.onTransition);
+      this.timer = setInterval(() => this.evaluate(), this.settings.evaluateS * 1000);
+      this.timer.unref();
+    }
     this.evaluate();
     for (const id of this.channels.keys()) this.scheduleSend(id, 0);
   }
