@@ -114,3 +114,34 @@ describe('zones with daylight saving time', () => {
     expect(wallToEpoch('Europe/Berlin', 2026, 3, 29, 2, 30)).toBe(at('2026-03-29T01:00:00Z'));
   });
 });
+
+describe('fixed-offset zones read without ICU', () => {
+  it('gives the same local time as ICU for Asia/Ho_Chi_Minh and UTC, across years, leap days and month ends', () => {
+    const icu = (tz: string, t: number) => {
+      const p: Record<string, number> = {};
+      for (const part of new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(t)) {
+        if (part.type !== 'literal') p[part.type] = Number(part.value);
+      }
+      return p;
+    };
+    let checked = 0;
+    // Every ~7 h 13 min from 1976 to 2040: hits every hour of the day and every kind of date boundary.
+    for (let t = Date.UTC(1976, 0, 1); t < Date.UTC(2040, 0, 1); t += 26_000_000 + 17_000) {
+      for (const tz of ['Asia/Ho_Chi_Minh', 'UTC']) {
+        const fast = localParts(tz, t);
+        const ref = icu(tz, t);
+        expect({ y: fast.year, mo: fast.month, d: fast.day, h: fast.hour, mi: fast.minute, s: fast.second }, `${tz} ${new Date(t).toISOString()}`).toEqual({
+          y: ref['year'], mo: ref['month'], d: ref['day'], h: ref['hour'], mi: ref['minute'], s: ref['second'],
+        });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(100_000);
+  });
+
+  it('leaves times before 13 June 1975 to ICU (South Vietnam used UTC+8 before)', () => {
+    const t = Date.UTC(1970, 0, 1, 12);
+    const ref = Number(new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Ho_Chi_Minh', hourCycle: 'h23', hour: 'numeric' }).format(t));
+    expect(localParts('Asia/Ho_Chi_Minh', t).hour).toBe(ref);
+  });
+});

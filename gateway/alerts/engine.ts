@@ -20,6 +20,7 @@ import type { GatewayContext } from '../context.js';
 import { Counter, Gauge } from 'prom-client';
 import { ChannelError, createChannel, type AlertChannel, type AlertNotice } from './channels.js';
 import type { AlertRule, AlertsSettings } from './settings.js';
+import { localParts } from '../indicators/periods.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -106,12 +107,25 @@ export class AlertEngine {
   private readonly aborts = new Set<AbortController>();
   private metrics!: { notices: Counter<'channel' | 'result'>; outbox: Gauge; dropped: Counter };
   private onTransition = () => this.evaluate();
-  private readonly timeFmt: Intl.DateTimeFormat;
-  private readonly clockFmt: Intl.DateTimeFormat;
+  /** `HH:MM dd/mm/yyyy` in the commune's zone (without ICU for fixed-offset zones: see localParts). */
+  private readonly timeFmt: { format(t: number): string };
+  /** `HH:MM` in the commune's zone, for quiet hours. */
+  private readonly clockFmt: { format(t: number): string };
 
   constructor(private readonly tz = 'Asia/Ho_Chi_Minh') {
-    this.timeFmt = new Intl.DateTimeFormat('vi-VN', { timeZone: tz, hour: '2-digit', minute: '2-digit', day: '2-digit', month: '2-digit', year: 'numeric', hour12: false });
-    this.clockFmt = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hour12: false });
+    const two = (n: number) => String(n).padStart(2, '0');
+    this.timeFmt = {
+      format: (t) => {
+        const p = localParts(tz, t);
+        return `${two(p.hour)}:${two(p.minute)} ${two(p.day)}/${two(p.month)}/${p.year}`;
+      },
+    };
+    this.clockFmt = {
+      format: (t) => {
+        const p = localParts(tz, t);
+        return `${two(p.hour)}:${two(p.minute)}`;
+      },
+    };
   }
 
   start(ctx: GatewayContext): void {

@@ -53,7 +53,36 @@ function formatter(timezone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/**
+ * Zones with one fixed UTC offset over the years this gateway deals with, read
+ * without ICU: the first Intl.DateTimeFormat with a `timeZone` touches about 8 MB
+ * of ICU time-zone data (measured with node --expose-gc), a noticeable share of a
+ * Pi gateway's memory, for arithmetic that is a constant here. Asia/Ho_Chi_Minh has
+ * been UTC+7 since 13 June 1975 (IANA tz `asia` file; no DST since); before that
+ * date, and for any other zone, ICU answers.
+ */
+const FIXED_ZONES: Record<string, { offsetMs: number; since: number }> = {
+  'Asia/Ho_Chi_Minh': { offsetMs: 7 * 3_600_000, since: Date.UTC(1975, 5, 12, 16) },
+  'Asia/Saigon': { offsetMs: 7 * 3_600_000, since: Date.UTC(1975, 5, 12, 16) },
+  UTC: { offsetMs: 0, since: -Infinity },
+  'Etc/UTC': { offsetMs: 0, since: -Infinity },
+};
+
 export function localParts(timezone: string, t: number): LocalParts {
+  const fixed = FIXED_ZONES[timezone];
+  if (fixed && t >= fixed.since) {
+    const d = new Date(t + fixed.offsetMs);
+    const dow = d.getUTCDay();
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+      weekday: dow === 0 ? 7 : dow,
+    };
+  }
   const p: Record<string, number> = {};
   for (const part of formatter(timezone).formatToParts(t)) if (part.type !== 'literal') p[part.type] = Number(part.value);
   const year = p['year']!;
