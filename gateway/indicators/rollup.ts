@@ -47,6 +47,8 @@ export interface RollupResult {
 export const DEFAULT_TIMEZONE = 'Asia/Ho_Chi_Minh';
 /** ~50 ms of work on a desktop core (bench/indicators.ts: 340–420 k readings/s): the event loop stays responsive. */
 const DEFAULT_MAX_ROWS = 20_000;
+/** Readings per transaction of the periodic rollup inside the gateway (see scheduleRollup). */
+const GATEWAY_MAX_ROWS = 2_000;
 /** Older gaps are merged into one when there are more (the meta row stays small). */
 const MAX_GAPS = 100;
 /** All zone offsets in use are multiples of 15 min, so a 15-min bucket lies within one local day. */
@@ -304,7 +306,10 @@ export function scheduleRollup(ctx: RollupContext, intervalMs = 60_000): () => v
     if (running || stopped) return;
     running = true;
     try {
-      const r = await rollupAllAsync(ctx.store, { timezone: ctx.settings.commune.timezone });
+      // Small transactions inside the gateway: a minute of a 500-device commune is ~30,000
+      // readings, and fetching them 20,000 at a time costs several MB of transient heap
+      // (the gateway's RSS high-water mark on a Pi); 2,000 at a time costs a tenth.
+      const r = await rollupAllAsync(ctx.store, { timezone: ctx.settings.commune.timezone, maxRows: GATEWAY_MAX_ROWS });
       if (r.missed > 0) {
         ctx.log.warn({ code: 'CE_STORE_EVICTED', missed: r.missed }, 'readings were evicted before the indicator rollup saw them; that span is unknown to the readings-based indicators');
       }
