@@ -5,43 +5,12 @@
  * gateway/indicators/types.ts `Period.id` (`2026-05-14`, `2026-05`, `2026-Q2`,
  * `2026-H1`, `2026`).
  */
+import { localParts, type LocalParts } from '../indicators/periods.js';
 import type { FeedPeriodKind } from './settings.js';
 
-interface Wall {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-function wall(ms: number, timeZone: string): Wall {
-  const out: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(ms))) {
-    if (p.type !== 'literal') out[p.type] = Number(p.value);
-  }
-  return { year: out['year']!, month: out['month']!, day: out['day']!, hour: out['hour']!, minute: out['minute']!, second: out['second']! };
+/** The zone's wall time of an instant: the indicators' reader (no ICU for fixed-offset zones). */
+function wall(ms: number, timeZone: string): Omit<LocalParts, 'weekday'> {
+  return localParts(timeZone, ms);
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
