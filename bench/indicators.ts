@@ -37,6 +37,7 @@ import { Inventory } from '../gateway/pipeline/inventory.js';
 import { settingsFrom } from '../gateway/settings/load.js';
 import type { SettingsInput } from '../gateway/settings/schema.js';
 import { Store } from '../gateway/store/store.js';
+import { mulberry32 as prng } from '../devices/prng.js';
 
 const USAGE = `node dist/bench/indicators.js [--devices N] [--days N] [--no-readings] [--seed N] [--json]
   --devices N     devices in the commune (default 500)
@@ -76,17 +77,6 @@ function options() {
   return { devices, days, readings: !values['no-readings'], seed: Number(values.seed) || 1, json: values.json };
 }
 
-/** mulberry32: small, deterministic, good enough for a workload. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Spec {
   id: string;

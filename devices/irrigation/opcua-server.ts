@@ -32,6 +32,7 @@ import {
 import { OPCUAServer } from 'node-opcua-server';
 import type { Fields, FieldValue, SimFault } from '../define.js';
 import { irrigationSimulator } from './simulator.js';
+import { mulberry32 as prng } from '../prng.js';
 
 /** The namespace of an S7-1500/S7-1200 OPC UA server's PLC tags (Siemens OPC UA system manual). */
 export const S7_NAMESPACE_URI = 'http://www.siemens.com/simatic-s7-opcua';
@@ -117,17 +118,6 @@ interface Station {
   tags: Map<IrrigationTag, TagState>;
 }
 
-/** mulberry32: a small seeded PRNG, so a station's values are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -37,6 +37,7 @@ import {
 } from '../../gateway/inputs/modbus/registers.js';
 import type { DeviceSimulator } from '../define.js';
 import { soilProbeSimulator } from './simulator.js';
+import { mulberry32 as prng } from '../prng.js';
 
 export type SlaveFault = 'none' | 'silent' | 'bad-crc' | 'noise' | 'exception';
 
@@ -274,14 +275,3 @@ function noise(rng: () => number, units: Map<number, Unit>, length: number): Buf
   return out;
 }
 
-/** mulberry32: a small deterministic PRNG (the simulators' values are seeded per unit). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

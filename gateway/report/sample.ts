@@ -11,6 +11,7 @@
  * The administrative code is made up.
  */
 import type { Breakdown, DeviceBreakdown, IndicatorMethod, IndicatorReport, IndicatorResult, IndicatorStatus, Label, Target } from '../indicators/types.js';
+import { mulberry32 as prng } from '../../devices/prng.js';
 
 const H = 3_600_000;
 const DAY = 24 * H;
@@ -44,17 +45,6 @@ export const SAMPLE_HAMLETS: { id: string; name: string }[] = [
   'Ấp Tà Lài',
 ].map((name, i) => ({ id: `ap-${String(i + 1).padStart(2, '0')}`, name }));
 
-/** Mulberry32: a small deterministic PRNG so the sample is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SampleDevice {
   id: string;

@@ -11,6 +11,7 @@ import type { Fields, SimFault } from '../../devices/define.js';
 import type { Logger } from '../logger.js';
 import { Inventory, type InventoryDevice } from '../pipeline/inventory.js';
 import type { ProfileSettings, Settings } from '../settings/schema.js';
+import { mulberry32 } from '../../devices/prng.js';
 
 export type FaultType = 'silent' | 'offline' | 'power' | 'flap' | 'degrade';
 
@@ -62,16 +63,6 @@ export function demoScenario(): { faults: FaultSpec[]; repeatS: number } {
   };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hashString(s: string): number {
   let h = 2166136261;

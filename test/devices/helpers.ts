@@ -5,6 +5,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../devices/prng.js';
+export { mulberry32 };
 
 export const DEVICES_DIR = fileURLToPath(new URL('../../devices/', import.meta.url));
 
@@ -15,14 +17,3 @@ export function kindFolders(): string[] {
     .sort();
 }
 
-/** mulberry32: small, fast, good enough to drive simulators deterministically. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

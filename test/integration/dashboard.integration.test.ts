@@ -35,6 +35,7 @@ import type { SettingsInput } from '../../gateway/settings/schema.js';
 import { CHEAP, pw, publish, removeDir, startTestGateway, TOKENS, type TestGateway } from '../helpers/gateway.js';
 import { artifactsDir, launchChromium, type Browser } from './browser.js';
 import { Cleanup, waitFor } from './helpers.js';
+import { mulberry32 as mulberry } from '../../devices/prng.js';
 
 const MIN = 60_000;
 const H = 60 * MIN;
@@ -179,16 +180,6 @@ function makeTelemetry() {
   return (id: string, now: number, dtS: number, over: Fields = {}): Fields => ({ ...sims.get(id)!.next({ now, dtS, fault: 'none' }), ...over });
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ------------------------------------------------------------------------------------------
 
