@@ -216,25 +216,6 @@ export function targetKey(t: { type: string; device: string; id?: string | undef
   return `${t.type}:${t.device}${addr ? `:${addr}` : ''}`;
 }
 
-/** SNMPv3 settings that have schema defaults, so they are present on every parsed target. */
-const V3_DEFAULTED = ['securityLevel', 'authProtocol', 'privProtocol'] as const;
-
-/**
- * checkProbes also runs on parsed settings (defaults filled in), where a v2c
- * target carries the v3 defaults it never set; checkSnmpTarget would call them
- * "v3 settings on a v2c target". Hand it a v2c target without the keys that
- * merely hold their default.
- */
-function withoutV3Defaults(t: Record<string, unknown>): Record<string, unknown> {
-  if (t['version'] !== '2c') return t;
-  const out = { ...t };
-  for (const k of V3_DEFAULTED) {
-    const field = SnmpTargetSchema.shape[k] as z.ZodType;
-    if (out[k] !== undefined && out[k] === field.safeParse(undefined).data) delete out[k];
-  }
-  return out;
-}
-
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
@@ -296,7 +277,7 @@ export function checkProbes(raw: Record<string, unknown>, refs: CheckRefs): void
       }
     } else if (type === 'snmp') {
       // The SNMP work's own checks (credentials per version, profile vs kind).
-      checkSnmpTarget(withoutV3Defaults(t), ['probes', 'targets', i], refs);
+      checkSnmpTarget(t, ['probes', 'targets', i], refs);
     } else if (type === 'rtsp') {
       if ((t['username'] === undefined) !== (t['passwordEnv'] === undefined)) {
         refs.issue(at(t['username'] === undefined ? 'username' : 'passwordEnv'), 'username and passwordEnv go together');

@@ -120,11 +120,30 @@ export type SnmpTarget = z.output<typeof SnmpTargetSchema>;
 const V3_LEVELS_NEEDING_AUTH = new Set(['authNoPriv', 'authPriv']);
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** SNMPv3 settings that have schema defaults, so they are present on every parsed target. */
+const V3_DEFAULTED = ['securityLevel', 'authProtocol', 'privProtocol'] as const;
+
+/**
+ * The cross-checks also run on parsed settings (defaults filled in), where a v2c
+ * target carries the v3 defaults it never set; they would read as
+ * "v3 settings on a v2c target". Leave out the keys that merely hold their default.
+ */
+function withoutV3Defaults(t: Record<string, unknown>): Record<string, unknown> {
+  if (t['version'] !== '2c') return t;
+  const out = { ...t };
+  for (const k of V3_DEFAULTED) {
+    const field = SnmpTargetSchema.shape[k] as z.ZodType;
+    if (out[k] !== undefined && out[k] === field.safeParse(undefined).data) delete out[k];
+  }
+  return out;
+}
+
 /**
  * Cross-checks of one raw `type: snmp` target, called by the probes' `checkProbes`
  * with its path (e.g. ['probes', 'targets', 3]). Reports through `refs.issue`.
  */
-export function checkSnmpTarget(raw: Record<string, unknown>, path: (string | number)[], refs: CheckRefs): void {
+export function checkSnmpTarget(input: Record<string, unknown>, path: (string | number)[], refs: CheckRefs): void {
+  const raw = withoutV3Defaults(input);
   const at = (...k: (string | number)[]) => [...path, ...k];
   const profile = str(raw['profile']);
   const expectedKind = profile !== undefined && profile in PROFILE_KIND ? PROFILE_KIND[profile as SnmpProfile] : undefined;
