@@ -135,6 +135,12 @@ export interface DeviceKind {
   heartbeatS: number;
   /** Telemetry schema: every field optional, types strict, unknown keys stripped. */
   schema: z.ZodType<Fields>;
+  /**
+   * The same validation as `schema`, compiled from the field specs for the per-message
+   * path: the canonical fields and the implausible ones when `schema` certainly accepts
+   * `raw`, else null (then `schema` decides and words the error). See `compileCheck`.
+   */
+  check: (raw: Record<string, unknown>) => { fields: Fields; implausible: readonly string[] } | null;
   normalize: (raw: Record<string, unknown>) => Record<string, unknown>;
   /** Worst verdict of the capabilities' and the kind's rules; UP when none objects. */
   health: (fields: Fields, device: HealthDevice) => Verdict;
@@ -201,6 +207,7 @@ export function defineKind(input: KindInput): DeviceKind {
     fieldByName: byName,
     heartbeatS,
     schema,
+    check: compileCheck(fields),
     normalize: input.normalize ?? ((raw) => raw),
     health(values, device) {
       let verdict: Verdict = { state: 'UP', reason: 'ok' };
@@ -211,13 +218,66 @@ export function defineKind(input: KindInput): DeviceKind {
   };
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** A value outside a field's plausible range (used to flag reading quality). */
-export function implausibleFields(kind: DeviceKind, values: Fields): string[] {
-  const out: string[] = [];
-  for (const [name, v] of Object.entries(values)) {
+export function implausibleFields(kind: DeviceKind, values: Fields): readonly string[] {
+  let out: string[] | null = null;
+  for (const name in values) {
     const spec = kind.fieldByName.get(name);
+    const v = values[name];
     if (!spec || typeof v !== 'number') continue;
-    if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) out.push(name);
+    if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) (out ??= []).push(name);
   }
-  return out;
+  return out ?? NONE;
+}
+
+/**
+ * The kind's telemetry validation without zod's per-call allocations (its parse
+ * context, issue list, result and output objects were a quarter of everything the
+ * gateway allocated per message at the realistic bench load, and the garbage is
+ * what grows the heap between collections). It implements exactly what
+ * `fieldSchema` + `z.object(shape).refine(...)` accept, for the rules zod v4 applies:
+ * `z.number()` rejects NaN and ±Infinity, `.int()` means a safe integer, absent or
+ * undefined optional fields are skipped, unknown keys are stripped, and at least one
+ * known field must be present. It only answers "certainly valid": anything else
+ * returns null and the zod schema decides, so a rejection always carries zod's
+ * message; the one valid case it leaves to zod is a free text of more than 256 UTF-16
+ * units (zod's `.max(256)` counts code points). test/devices/check.test.ts holds the
+ * two to the same verdict and output on every kind.
+ */
+function compileCheck(specs: readonly FieldSpec[]): DeviceKind['check'] {
+  const rules = specs.map((f) => ({
+    name: f.name,
+    type: f.type,
+    values: f.type === 'string' && f.values ? new Set<string>(f.values) : null,
+    min: f.min,
+    max: f.max,
+  }));
+  return (raw) => {
+    let fields: Fields | null = null;
+    let implausible: string[] | null = null;
+    for (const r of rules) {
+      const v = raw[r.name];
+      if (v === undefined) continue;
+      switch (r.type) {
+        case 'float':
+          if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+          break;
+        case 'integer':
+          if (typeof v !== 'number' || !Number.isSafeInteger(v)) return null;
+          break;
+        case 'boolean':
+          if (typeof v !== 'boolean') return null;
+          break;
+        case 'string':
+          // Over 256 UTF-16 units it may still fit zod's 256 code points: zod counts those.
+          if (typeof v !== 'string' || (r.values ? !r.values.has(v) : v.length > 256)) return null;
+          break;
+      }
+      if (typeof v === 'number' && ((r.min !== undefined && v < r.min) || (r.max !== undefined && v > r.max))) (implausible ??= []).push(r.name);
+      (fields ??= {})[r.name] = v;
+    }
+    return fields ? { fields, implausible: implausible ?? NONE } : null;
+  };
 }

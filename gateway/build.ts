@@ -96,6 +96,7 @@ export async function buildGateway(settings: Settings, options: BuildOptions = {
     commitIntervalMs: settings.store.commitIntervalMs,
     commitMaxRows: settings.store.commitMaxRows,
     durability: settings.store.durability,
+    cacheKiB: settings.store.cacheKiB,
     rejectsKept: settings.store.rejectsKept,
     onEvict: (perKind, freedBytes) => {
       for (const [kind, n] of Object.entries(perKind)) metrics.evicted.inc({ kind }, n);

@@ -86,12 +86,13 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
   }
 
   /** `transportVerdict`: what a probe's own thresholds said (worst of it and the kind's rule wins). */
-  observeReading(reading: Reading, implausible: string[], transportVerdict?: Verdict): void {
+  observeReading(reading: Reading, implausible: readonly string[], transportVerdict?: Verdict): void {
     const s = this.status.get(reading.deviceId);
     const device = this.ctx.inventory.devices.get(reading.deviceId);
     if (!s || !device) return;
     s.lastSeen = reading.receivedAt;
-    s.lastReading = s.lastReading ? mergeReading(s.lastReading, reading) : reading;
+    if (s.lastReading) mergeReading(s.lastReading, reading);
+    else s.lastReading = { ...reading, fields: { ...reading.fields } }; // our own copy: it is merged into in place
     this.dirty.add(reading.deviceId);
     const kindVerdict = device.kind.health(s.lastReading.fields, { id: device.id, kind: device.kind.id, role: device.role });
     // The transport's verdict first: on a tie its reason is the more precise (a probe's `timeout` or `refused` beats the kind's `no-answer`).
@@ -163,8 +164,16 @@ export class HealthTracker extends EventEmitter<HealthEvents> {
 /**
  * A device may report different fields in different messages (status vs
  * telemetry): health is judged on the latest value of every field.
+ *
+ * Merged in place: the tracker owns `prev` (a copy, or parsed from the store), and
+ * readers (API, alerts, persistDirty) use it synchronously. A fresh object per
+ * message lived exactly one reporting interval, long enough to be promoted to
+ * V8's old generation, and at the realistic bench load that garbage was much of
+ * what grew the heap between full collections.
  */
-function mergeReading(prev: Reading, next: Reading): Reading {
-  const fields: Fields = { ...prev.fields, ...next.fields };
-  return { ...next, fields };
+function mergeReading(prev: Reading, next: Reading): void {
+  const fields: Fields = prev.fields;
+  Object.assign(prev, next);
+  prev.fields = fields;
+  for (const k in next.fields) fields[k] = next.fields[k]!;
 }

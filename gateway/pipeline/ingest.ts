@@ -58,13 +58,21 @@ export class Pipeline {
   private readonly inByTransport = new Map<string, { inc(): void }>();
   private readonly acceptedByKind = new Map<string, { inc(): void }>();
 
-  private counterFor(cache: Map<string, { inc(): void }>, key: string, make: () => { inc(): void }): { inc(): void } {
-    let c = cache.get(key);
-    if (!c) {
-      c = make();
-      cache.set(key, c);
-    }
-    return c;
+  private countIn(transport: string): void {
+    let c = this.inByTransport.get(transport);
+    if (!c) this.inByTransport.set(transport, (c = this.ctx.metrics.messagesIn.labels(transport)));
+    c.inc();
+  }
+
+  private countAccepted(kind: string): void {
+    let c = this.acceptedByKind.get(kind);
+    if (!c) this.acceptedByKind.set(kind, (c = this.ctx.metrics.readingsAccepted.labels(kind)));
+    c.inc();
+  }
+
+  private fail(code: ErrorCode, detail: string, msg: InboundMessage, done: IngestCallback): void {
+    this.reject(code, detail, msg);
+    done({ accepted: false, code, detail, retryable: false });
   }
 
   constructor(ctx: GatewayContext) {
@@ -88,19 +96,15 @@ export class Pipeline {
 
   ingest(msg: InboundMessage, done: IngestCallback): void {
     const { ctx } = this;
-    this.counterFor(this.inByTransport, msg.transport, () => ctx.metrics.messagesIn.labels(msg.transport)).inc();
-    const fail = (code: ErrorCode, detail: string) => {
-      this.reject(code, detail, msg);
-      done({ accepted: false, code, detail, retryable: false });
-    };
+    this.countIn(msg.transport);
 
     const route = ctx.inventory.routes.get(msg.topic);
     if (!route) {
       const code = ctx.inventory.classifyUnrouted(msg.topic);
-      return fail(code, code === 'CE_DEVICE_UNKNOWN' ? `no device in the inventory publishes on ${msg.topic}` : `no device topic ${msg.topic}`);
+      return this.fail(code, code === 'CE_DEVICE_UNKNOWN' ? `no device in the inventory publishes on ${msg.topic}` : `no device topic ${msg.topic}`, msg, done);
     }
     if (msg.payload.length > this.maxPayloadBytes) {
-      return fail('CE_PAYLOAD_TOO_LARGE', `${msg.payload.length} bytes > mqtt.maxPayloadBytes ${this.maxPayloadBytes}`);
+      return this.fail('CE_PAYLOAD_TOO_LARGE', `${msg.payload.length} bytes > mqtt.maxPayloadBytes ${this.maxPayloadBytes}`, msg, done);
     }
     const { device } = route;
     const now = ctx.clock.now();
@@ -108,7 +112,7 @@ export class Pipeline {
     if (route.channel === 'status') {
       const text = msg.payload.toString('utf8').trim();
       const online = parseStatus(text, device.profile.status);
-      if (online === undefined) return fail('CE_STATUS_INVALID', `status payload ${JSON.stringify(text.slice(0, 40))} for ${device.id}`);
+      if (online === undefined) return this.fail('CE_STATUS_INVALID', `status payload ${JSON.stringify(text.slice(0, 40))} for ${device.id}`, msg, done);
       ctx.health.observeStatus(device.id, online, now);
       return done({ accepted: true });
     }
@@ -117,14 +121,14 @@ export class Pipeline {
     try {
       json = JSON.parse(msg.payload.toString('utf8'));
     } catch (err) {
-      return fail('CE_PAYLOAD_JSON', `${device.id}: ${(err as Error).message}`);
+      return this.fail('CE_PAYLOAD_JSON', `${device.id}: ${(err as Error).message}`, msg, done);
     }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      return fail('CE_PAYLOAD_SCHEMA', `${device.id}: payload must be a JSON object`);
+      return this.fail('CE_PAYLOAD_SCHEMA', `${device.id}: payload must be a JSON object`, msg, done);
     }
     const mapped = applyProfile(device.profile, json as Record<string, unknown>);
     const decoded = decodeFields(device.kind, mapped.values);
-    if (!decoded.ok) return fail('CE_PAYLOAD_SCHEMA', `${device.id}: ${decoded.message}`);
+    if (!decoded.ok) return this.fail('CE_PAYLOAD_SCHEMA', `${device.id}: ${decoded.message}`, msg, done);
 
     this.commit(device.id, device.kind.id, decoded, mapped.ts, mapped.tsInvalid === true, now, msg.commitNow === true, undefined, done);
   }
@@ -136,7 +140,7 @@ export class Pipeline {
    */
   submit(sub: FieldSubmission, done: IngestCallback): void {
     const { ctx } = this;
-    this.counterFor(this.inByTransport, sub.transport, () => ctx.metrics.messagesIn.labels(sub.transport)).inc();
+    this.countIn(sub.transport);
     const where = { client: sub.transport, topic: null };
     const device = ctx.inventory.devices.get(sub.deviceId);
     if (!device) {
@@ -156,7 +160,7 @@ export class Pipeline {
   private commit(
     deviceId: string,
     kind: string,
-    decoded: { fields: Reading['fields']; implausible: string[] },
+    decoded: { fields: Reading['fields']; implausible: readonly string[] },
     deviceTs: number | undefined,
     tsInvalid: boolean,
     now: number,
@@ -187,7 +191,7 @@ export class Pipeline {
         ctx.metrics.rejected.inc({ reason: 'CE_STORE_WRITE' });
         return done({ accepted: false, code: 'CE_STORE_WRITE', detail: err.message, retryable: true });
       }
-      this.counterFor(this.acceptedByKind, reading.kind, () => ctx.metrics.readingsAccepted.labels(reading.kind)).inc();
+      this.countAccepted(reading.kind);
       ctx.health.observeReading(reading, implausible, verdict);
       done({ accepted: true, reading });
     });

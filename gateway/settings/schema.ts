@@ -327,8 +327,17 @@ export const SettingsSchema = z
           .default('power-safe')
           .describe('power-safe: fsync every group commit (synchronous=FULL); crash-safe: survives kill -9 only (NORMAL)'),
         rejectsKept: z.number().int().min(0).default(1000).describe('Recent rejected messages kept for the API'),
+        cacheKiB: z
+          .number()
+          .int()
+          .min(64)
+          .max(1_048_576)
+          .default(2048)
+          .describe(
+            "SQLite page cache in KiB. Appends and the sinks' reads of recent rows stay in it; older pages come from the OS page cache. better-sqlite3 builds SQLite with 16 MB, which a store fills within minutes",
+          ),
       })
-      .default({ maxBytes: 2 * 1024 ** 3, commitIntervalMs: 50, commitMaxRows: 4000, durability: 'power-safe', rejectsKept: 1000 }),
+      .default({ maxBytes: 2 * 1024 ** 3, commitIntervalMs: 50, commitMaxRows: 4000, durability: 'power-safe', rejectsKept: 1000, cacheKiB: 2048 }),
     modbus: ModbusSchema.optional().describe('Serial RS-485 Modbus RTU buses polled by the gateway (soil probes, meters)'),
     opcua: OpcuaSchema.optional().describe('OPC UA servers (irrigation PLCs); node-opcua is loaded only when this is set'),
     probes: ProbesSchema.optional().describe("The gateway's own active probes: ICMP, TCP, HTTP(S), RTSP, SNMP, LAN sweep"),

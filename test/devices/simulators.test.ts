@@ -18,7 +18,7 @@ const START = Date.UTC(2026, 2, 2, 1, 0, 0);
 interface Run {
   fields: Fields[];
   verdicts: Verdict[];
-  implausible: string[][];
+  implausible: (readonly string[])[];
 }
 
 function run(kind: DeviceKind, role: string | undefined, seed: number, fault: SimFault, stepS: number): Run {
