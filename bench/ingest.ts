@@ -22,7 +22,8 @@
  *                by polling the store (≤ connections × window sent but not stored).
  *   connections  1,000 devices connected with their own credentials, idle with
  *                keepalive pings, then one QoS 1 PUBLISH each: gateway RSS.
- *   realistic    500 devices at 1 msg/s (QoS 1) for 60 s: gateway CPU % and RSS.
+ *   realistic    500 devices at 1 msg/s (QoS 1) for 300 s, logging in with real-cost
+ *                password hashes: gateway CPU % and RSS under load, and the login peak.
  *   e2e, replay  (bench/sink.ts, not in the default set: they need influxd 1.x) MQTT →
  *                gateway → a real InfluxDB on 127.0.0.1: end-to-end points/s with
  *                every acked point read back from InfluxDB; and the replay of a
@@ -78,6 +79,7 @@ import {
   type ScenarioResult,
 } from './harness.js';
 import { scenarioE2e, scenarioReplay, sinkBudgetS } from './sink.js';
+import { DEFAULT_SCRYPT, hashPassword } from '../gateway/credentials.js';
 
 const USAGE = `commune-edge ingest benchmark (one gateway child process, raw MQTT load from this process)
 
@@ -93,7 +95,8 @@ const USAGE = `commune-edge ingest benchmark (one gateway child process, raw MQT
   --devices N              connections of the connections scenario (default 1000)
   --idle-seconds N         idle time with keepalive in the connections scenario (default 15)
   --realistic-devices N    devices of the realistic scenario (default 500)
-  --realistic-seconds N    measured seconds of the realistic scenario (default 60)
+  --realistic-seconds N    measured seconds of the realistic scenario (default 300: the SQLite page cache and
+                           V8's old generation take minutes to reach their steady size)
   e2e and replay (MQTT QoS 1 → gateway → a real influxd 1.x on 127.0.0.1, see bench/sink.ts):
   --sink-batch N           forwarding.batchPoints of the bench sink (default 10000)
   --e2e-seconds N          seconds of publishing in the e2e run (default 20)
@@ -172,7 +175,7 @@ function parseOptions(argv: string[]): Options {
     devices: Math.round(int(values.devices, 1000, '--devices', 1, 10_000)),
     idleSeconds: int(values['idle-seconds'], 15, '--idle-seconds', 0, 3600),
     realisticDevices: Math.round(int(values['realistic-devices'], 500, '--realistic-devices', 1, 10_000)),
-    realisticSeconds: int(values['realistic-seconds'], 60, '--realistic-seconds', 1, 3600),
+    realisticSeconds: int(values['realistic-seconds'], 300, '--realistic-seconds', 1, 3600),
     sinkBatch: Math.round(int(values['sink-batch'], 10_000, '--sink-batch', 1, 100_000)),
     e2eSeconds: int(values['e2e-seconds'], 20, '--e2e-seconds', 1, 3600),
     e2eRate: Math.round(int(values['e2e-rate'], 0, '--e2e-rate', 0, 10_000_000)),
@@ -464,19 +467,31 @@ async function scenarioConnections(env: Env): Promise<ScenarioResult> {
   };
 }
 
+/** Traffic before the realistic window opens: JIT warm-up, the first group commits and GCs. */
+const REALISTIC_WARMUP_S = 10;
+
 async function scenarioRealistic(env: Env): Promise<ScenarioResult> {
   const { opts } = env;
   const n = opts.realisticDevices;
   const title = `Realistic commune load: ${n} devices × 1 msg/s (QoS 1), ${opts.realisticSeconds} s`;
-  progress(`${title}: starting gateway`);
-  const gw = await startGateway(env, 'realistic', n);
+  // A real deployment's password hashes (the default scrypt cost, 16 MiB per check),
+  // not the bench's cheap ones: the logins of all devices at once after a restart
+  // are part of what a commune's gateway lives through.
+  const hashedAt = performance.now();
+  const realEnv: Env = {
+    ...env,
+    deviceConfig: env.deviceConfig.slice(0, n).map((d, i) => ({ ...d, passwordHash: hashPassword(env.devices[i]!.password) })),
+  };
+  progress(`${title}: ${n} password hashes at the default scrypt cost (N=${DEFAULT_SCRYPT.N}) in ${Math.round(performance.now() - hashedAt)} ms; starting gateway`);
+  const gw = await startGateway(realEnv, 'realistic', n);
   await sleep(1000);
   const base = gw.mem();
   const sh = newShared(gw.mqttPort, 1, 60);
   const clients = env.devices.slice(0, n).map((d) => new Client(d, sh, 2));
   const conn = await connectAll(clients, 50);
   const connected = clients.filter((c) => c.ready).length;
-  progress(`${connected}/${n} connected in ${conn.ms} ms; ${5} s warm-up + ${opts.realisticSeconds} s measured`);
+  const afterLogins = gw.mem();
+  progress(`${connected}/${n} connected in ${conn.ms} ms; ${REALISTIC_WARMUP_S} s warm-up + ${opts.realisticSeconds} s measured`);
 
   // Each device publishes once a second, phases spread evenly over the second.
   const start = performance.now() + 100;
@@ -491,7 +506,7 @@ async function scenarioRealistic(env: Env): Promise<ScenarioResult> {
     }
   }, 5);
 
-  let alive = await runFor(5000, gw);
+  let alive = await runFor(REALISTIC_WARMUP_S * 1000, gw);
   const cpu0 = gw.cpuS() ?? 0;
   const thr0 = readThreadCpuS(gw.pid);
   const bench0 = benchCpuS();
@@ -522,7 +537,10 @@ async function scenarioRealistic(env: Env): Promise<ScenarioResult> {
   const hwm = f.hwmKb ?? 0;
   const lat = sh.latency.summary();
   const cpuOk = cpuPct < TARGET.realisticCpuPct;
-  const rssOk = hwm > 0 && hwm / 1024 < TARGET.realisticRssMb;
+  // The target is the resident memory under the load (sampled every 100 ms over the
+  // measured window); the kernel's high-water mark, which includes the login storm,
+  // is printed beside it.
+  const rssOk = peakRssKb > 0 && peakRssKb / 1024 < TARGET.realisticRssMb;
   const rows: Row[] = [
     { label: 'connected', value: `${connected}/${n}`, target: `${n}`, pass: connected === n },
     { label: 'gateway RSS before connections', value: fmtMb(base?.rssKb) },
@@ -535,12 +553,16 @@ async function scenarioRealistic(env: Env): Promise<ScenarioResult> {
       pass: cpuOk,
     },
     {
-      label: 'gateway peak RSS (VmHWM)',
+      label: 'gateway RSS under load',
       value:
-        `${fmtMb(hwm)} (peak sampled in window ${fmtMb(peakRssKb)}, at end ${fmtMb(endMem?.rssKb)}` +
-        (heap ? `; V8 heap used ${heap.usedMb} MB of ${heap.totalMb} MB, external ${heap.externalMb} MB)` : ')'),
+        `${fmtMb(peakRssKb)} max (sampled every 100 ms over the measured window), ${fmtMb(endMem?.rssKb)} at end` +
+        (heap ? `; V8 heap used ${heap.usedMb} MB of ${heap.totalMb} MB, external ${heap.externalMb} MB` : ''),
       target: `< ${TARGET.realisticRssMb} MB`,
       pass: rssOk,
+    },
+    {
+      label: 'gateway peak RSS (VmHWM)',
+      value: `${fmtMb(hwm)}, the ${n} logins included (scrypt checks one at a time, 16 MiB each); ${fmtMb(afterLogins?.rssKb)} once all were connected`,
     },
     benchCpuRow(benchPct),
     ...lossRows(sh, f, 1),
@@ -565,6 +587,8 @@ async function scenarioRealistic(env: Env): Promise<ScenarioResult> {
       gatewayPeakRssMb: round(peakRssKb / 1024),
       gatewayEndRssMb: round((endMem?.rssKb ?? 0) / 1024),
       gatewayRssBeforeConnectionsMb: round((base?.rssKb ?? 0) / 1024),
+      gatewayRssAfterLoginsMb: round((afterLogins?.rssKb ?? 0) / 1024),
+      warmupSeconds: REALISTIC_WARMUP_S,
       benchCpuPct: round(benchPct),
       store: f.check,
       stats: sh.stats,

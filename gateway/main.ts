@@ -1,8 +1,19 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --expose-gc
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --heap-growing-percent=20 --single-threaded --expose-gc
 // The shebang caps V8's young generation at 2 MB per semi-space and glibc at one
 // malloc arena, and exposes gc() for a full collection every 30 s (build.ts):
 // together ~40 MB less resident memory on a Pi under a realistic load for under
 // 1 % of a core (bench/ingest.ts, realistic scenario). `npm start` runs this file.
+// --heap-growing-percent=20: the next full collection when the old generation has
+// grown 20 % past what survived the last one (V8 otherwise lets it grow by 1.1 to
+// 4x): ~5 MB less RSS at the realistic load, two runs each. --single-threaded: GC
+// and JIT work on the main thread instead of V8's helper threads, whose hand-offs
+// cost more than the work at a commune's load: 4.4-4.5 % of a core instead of
+// 4.9-5.4 % (two runs each), for GC pauses of a few ms more.
+// A fixed mmap threshold (glibc mallopt(3): setting it turns the dynamic one off)
+// keeps every block of 128 KiB or more in its own mapping, given back on free:
+// with the dynamic threshold, the first 16 MiB scrypt buffer of a device login
+// raised it to 16 MiB and later ones stayed in the heap for good (+16 MB RSS after
+// a reconnect storm).
 /**
  * The `commune-edge` command line. Parses flags, loads settings, and hands over
  * to `buildGateway`; signals stop the gateway cleanly (store flushed).

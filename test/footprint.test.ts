@@ -25,6 +25,7 @@ const LAZY = [
   'influx', // InfluxDB sinks: only when configured
   '@influxdata/influxdb-client',
   'playwright-core',
+  'ws', // the MQTT-over-WebSocket listener: only with mqtt.websocket
 ];
 
 function staticImports(file: string): string[] {

@@ -22,9 +22,9 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { GatewayContext, Source, SourceStatus } from '../context.js';
-import { verifyPassword } from '../credentials.js';
+import { PasswordVerifier } from '../credentials.js';
 import type { ErrorCode } from '../errors.js';
 import { limitPacketSize, type ParserInternals } from './packet-guard.js';
 import mqttPacket from 'mqtt-packet';
@@ -41,6 +41,8 @@ type AuthedClient = Client & { [USERNAME]?: string };
 
 /** aedes AuthErrorCode (CONNACK return codes, MQTT 3.1.1 §3.2.2.3). */
 const BAD_USERNAME_OR_PASSWORD = 4;
+/** MQTT 3.1.1 §3.2.2.3: "Server unavailable". */
+const SERVER_UNAVAILABLE = 3;
 
 interface Bucket {
   tokens: number;
@@ -61,6 +63,8 @@ export class EmbeddedBroker implements Source {
   private readonly buckets = new Map<string, Bucket>();
   /** sha256(username, password) of recent successful logins: reconnect storms after a power cut cost no scrypt. */
   private readonly verified = new Map<string, string>();
+  /** scrypt checks one at a time: a reconnect storm costs 16 MiB, not 64 (credentials.ts). */
+  private readonly verifier = new PasswordVerifier(1);
   private readonly sockets = new Set<Socket>();
   /** Payloads of messages acknowledged but dropped (weak: gone with the packet). */
   private readonly dropped = new WeakSet<object>();
@@ -116,6 +120,8 @@ export class EmbeddedBroker implements Source {
       this.servers.push(tls);
     }
     if (mqtt.websocket) {
+      // Loaded only when a WebSocket listener is configured (Pi footprint, test/footprint.test.ts).
+      const { WebSocketServer, createWebSocketStream } = await import('ws');
       const http = createHttpServer();
       this.wss = new WebSocketServer({ server: http, maxPayload: mqtt.maxPacketBytes });
       this.wss.on('connection', (ws, req) => {
@@ -165,11 +171,17 @@ export class EmbeddedBroker implements Source {
       cb(null, true);
     };
     if (this.verified.get(username) === fingerprint) return accept();
-    verifyPassword(password, cred.passwordHash).then((ok) => {
+    this.verifier.verify(password, cred.passwordHash, () => !client.closed).then((ok) => {
+      if (ok === null) {
+        // The client hung up while its check waited in line: nothing to answer, nothing to count.
+        const err = new Error('client closed before its password check') as AuthenticateError;
+        err.returnCode = SERVER_UNAVAILABLE;
+        return cb(err, false);
+      }
       if (!ok) return refuse(`wrong password for "${username}"`);
       this.verified.set(username, fingerprint);
       accept();
-    }, () => refuse(`password check failed for "${username}"`));
+    });
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (error?: Error | null) => void): void {

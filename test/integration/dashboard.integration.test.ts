@@ -387,9 +387,10 @@ describe('dashboard in headless Chromium', () => {
     await page.locator('#period-sub').selectOption('1');
     await page.locator('#period-year').selectOption('2026');
     await page.locator('#period-show').click();
-    await page.locator('#indicators-table tbody tr[data-indicator]').first().waitFor();
+    // The default period's table may still be on the page until 2026-H1 replaces it.
+    await page.locator('#indicators-table[data-period="2026-H1"] tbody tr[data-indicator]').first().waitFor();
     const report = (await api('/api/indicators?period=2026-H1')) as IndicatorReport;
-    const rows = page.locator('#indicators-table tbody tr[data-indicator]');
+    const rows = page.locator('#indicators-table[data-period="2026-H1"] tbody tr[data-indicator]');
     expect(await rows.count()).toBe(report.indicators.length);
     for (const [i, ind] of report.indicators.entries()) {
       const row = page.locator(`tr[data-indicator="${ind.id}"]`);

@@ -162,7 +162,8 @@ function table(report) {
   });
   return h(
     'table',
-    { class: 'table indicators', id: 'indicators-table' },
+    // data-period: which period these rows are (a newer render replaces the table; tests wait for theirs).
+    { class: 'table indicators', id: 'indicators-table', 'data-period': report.period.id },
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, t(c))))),
     h('tbody', {}, rows),
   );
