@@ -1,14 +1,15 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --heap-growing-percent=20 --single-threaded --expose-gc
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --single-threaded --expose-gc
 // The shebang caps V8's young generation at 2 MB per semi-space and glibc at one
 // malloc arena, and exposes gc() for a full collection every 30 s (build.ts):
 // together ~40 MB less resident memory on a Pi under a realistic load for under
 // 1 % of a core (bench/ingest.ts, realistic scenario). `npm start` runs this file.
-// --heap-growing-percent=20: the next full collection when the old generation has
-// grown 20 % past what survived the last one (V8 otherwise lets it grow by 1.1 to
-// 4x): ~5 MB less RSS at the realistic load, two runs each. --single-threaded: GC
-// and JIT work on the main thread instead of V8's helper threads, whose hand-offs
-// cost more than the work at a commune's load: 4.4-4.5 % of a core instead of
-// 4.9-5.4 % (two runs each), for GC pauses of a few ms more.
+// --single-threaded: GC and JIT work on the main thread instead of V8's helper
+// threads, whose hand-offs cost more than the work at a commune's load: 4.4-4.5 %
+// of a core instead of 4.9-5.4 % (two runs each), for GC pauses of a few ms more;
+// at full load it costs throughput (bench e2e 43.6k -> 38.6k points/s).
+// Not --heap-growing-percent=20: ~5 MB less RSS at the realistic load, but at full
+// load the frequent full collections halved end-to-end throughput (19.8k points/s,
+// under the 30k target; 25.3k with 50).
 // A fixed mmap threshold (glibc mallopt(3): setting it turns the dynamic one off)
 // keeps every block of 128 KiB or more in its own mapping, given back on free:
 // with the dynamic threshold, the first 16 MiB scrypt buffer of a device login
