@@ -220,14 +220,17 @@ export function defineKind(input: KindInput): DeviceKind {
 
 const NONE: readonly string[] = Object.freeze([]);
 
+function outOfRange(spec: { min?: number | undefined; max?: number | undefined }, v: number): boolean {
+  return (spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max);
+}
+
 /** A value outside a field's plausible range (used to flag reading quality). */
 export function implausibleFields(kind: DeviceKind, values: Fields): readonly string[] {
   let out: string[] | null = null;
   for (const name in values) {
     const spec = kind.fieldByName.get(name);
     const v = values[name];
-    if (!spec || typeof v !== 'number') continue;
-    if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) (out ??= []).push(name);
+    if (spec && typeof v === 'number' && outOfRange(spec, v)) (out ??= []).push(name);
   }
   return out ?? NONE;
 }
@@ -275,7 +278,7 @@ function compileCheck(specs: readonly FieldSpec[]): DeviceKind['check'] {
           if (typeof v !== 'string' || (r.values ? !r.values.has(v) : v.length > 256)) return null;
           break;
       }
-      if (typeof v === 'number' && ((r.min !== undefined && v < r.min) || (r.max !== undefined && v > r.max))) (implausible ??= []).push(r.name);
+      if (typeof v === 'number' && outOfRange(r, v)) (implausible ??= []).push(r.name);
       (fields ??= {})[r.name] = v;
     }
     return fields ? { fields, implausible: implausible ?? NONE } : null;

@@ -59,25 +59,20 @@ export class PasswordVerifier {
           return this.next();
         }
         this.running++;
-        verifyPassword(password, encoded).then(
-          (ok) => {
+        verifyPassword(password, encoded)
+          .catch(() => false)
+          .then((ok) => {
             this.running--;
             resolve(ok);
             this.next();
-          },
-          () => {
-            this.running--;
-            resolve(false);
-            this.next();
-          },
-        );
+          });
       };
       if (this.running < this.concurrency) run();
       else this.waiting.push(run);
     });
   }
 
-  /** Checks queued behind the running ones (a gauge for /metrics). */
+  /** Checks queued behind the running ones. */
   get queued(): number {
     return this.waiting.length;
   }
